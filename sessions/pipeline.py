@@ -1,0 +1,63 @@
+"""Scoring pipeline: video -> landmarks (tracking) -> reps and metrics (exercises) -> SessionResult."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from exercises.base import Analysis
+from exercises.registry import get_exercise
+from sessions.result import SessionResult
+from tracking.series import LandmarkSeries
+from tracking.video import VideoInfo
+
+Progress = Callable[[int, int], None]  # (frames done, frames expected or 0 if unknown)
+
+
+@dataclass(frozen=True)
+class Scored:
+    result: SessionResult
+    series: LandmarkSeries
+    analysis: Analysis
+
+
+def score_series(
+    series: LandmarkSeries,
+    video: VideoInfo,
+    exercise: str,
+    *,
+    reps: Sequence[tuple[float, float]] | None = None,
+    warnings: Sequence[str] = (),
+) -> Scored:
+    """Analyse an already tracked series (re-scoring and therapist corrections start here)."""
+    analysis = get_exercise(exercise).analyze(series, reps=reps)
+    quality = [*warnings, *_tracking_warnings(series)]
+    result = SessionResult.from_analysis(analysis, video, series.handedness, series.detection_rate, quality)
+    return Scored(result, series, analysis)
+
+
+def score_video(
+    path: str | Path,
+    exercise: str,
+    *,
+    hand: str = "auto",
+    max_side: int = 960,
+    progress: Progress | None = None,
+) -> Scored:
+    """Track ``path`` and score it. Raises ``UnusableInputError`` when the file cannot be used."""
+    from tracking.hands import track_video
+
+    needs_pose = getattr(get_exercise(exercise), "needs_pose", False)
+    video, series, warnings = track_video(path, hand=hand, max_side=max_side, pose=needs_pose, progress=progress)
+    return score_series(series, video, exercise, warnings=warnings)
+
+
+def _tracking_warnings(series: LandmarkSeries) -> list[str]:
+    if len(series) == 0:
+        return ["The video has no frames that could be analysed."]
+    if not series.present.any():
+        return ["No hand was found in the video: nothing could be measured."]
+    if series.detection_rate < 0.8:
+        return [f"The hand was tracked in only {series.detection_rate:.0%} of frames; measurements may be incomplete."]
+    return []
