@@ -75,11 +75,10 @@ class Exercise(Protocol):
     value_label: str  # what the gauge shows, e.g. "Thumb–index opening"
     normal_range: tuple[float, float] | None  # of the main signal, for the gauge and plots
 
-    def analyze(
-        self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None
-    ) -> Analysis:
+    def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
         """Score ``series``. With ``reps`` (start_s, end_s) given, use those intervals instead of
-        detecting them: this is how a therapist's correction re-computes the metrics."""
+        detecting them: this is how a therapist's correction re-computes the metrics.
+        """
         ...
 
     def live(self) -> LiveDetector:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from exercises.base import Analysis
@@ -48,9 +48,28 @@ def score_video(
     """Track ``path`` and score it. Raises ``UnusableInputError`` when the file cannot be used."""
     from tracking.hands import track_video
 
-    needs_pose = getattr(get_exercise(exercise), "needs_pose", False)
+    needs_pose = exercise != "auto" and getattr(get_exercise(exercise), "needs_pose", False)
     video, series, warnings = track_video(path, hand=hand, max_side=max_side, pose=needs_pose, progress=progress)
-    return score_series(series, video, exercise, warnings=warnings)
+    if exercise != "auto":
+        return score_series(series, video, exercise, warnings=warnings)
+    return score_recognized(series, video, warnings=warnings)
+
+
+def score_recognized(series: LandmarkSeries, video: VideoInfo, *, warnings: Sequence[str] = ()) -> Scored:
+    """``--exercise auto``: tell the exercise from the movement, then score it as that exercise."""
+    from exercises.recognize import recognize_exercise
+
+    name, confidence, scores = recognize_exercise(series)
+    notes = list(warnings)
+    if confidence < 0.5:
+        notes.append(
+            f"The exercise could not be recognised with confidence (best guess {name}, {confidence:.0%}); "
+            "choose the exercise explicitly for a reliable score."
+        )
+    scored = score_series(series, video, name, warnings=notes)
+    recognition = {"exercise": name, "confidence": confidence, "scores": scores}
+    result = replace(scored.result, extra={**scored.result.extra, "recognition": recognition})
+    return replace(scored, result=result)
 
 
 def _tracking_warnings(series: LandmarkSeries) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ class SessionResult:
 
     @classmethod
     def from_analysis(
-        cls, analysis: Analysis, video: VideoInfo, hand: str, detection_rate: float, warnings: list[str] = []
+        cls, analysis: Analysis, video: VideoInfo, hand: str, detection_rate: float, warnings: Sequence[str] = ()
     ) -> SessionResult:
         return cls(
             exercise=analysis.exercise,
