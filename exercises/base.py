@@ -76,8 +76,10 @@ class Exercise(Protocol):
     normal_range: tuple[float, float] | None  # of the main signal, for the gauge and plots
 
     def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
-        """Score ``series``. With ``reps`` (start_s, end_s) given, use those intervals instead of
-        detecting them: this is how a therapist's correction re-computes the metrics.
+        """Score ``series``.
+
+        With ``reps`` (start_s, end_s) given, use those intervals instead of detecting them:
+        this is how a therapist's correction re-computes the metrics.
         """
         ...
 
