@@ -7,9 +7,12 @@ A turn is confirmed only once the signal has retraced by ``delta`` from its runn
     delta = max(min_prominence, rel_prominence * median(amplitude of the last 3 reps))
 
 so jitter smaller than ``min_prominence`` never counts, a slow small rep from a weak hand still does,
-and a big mover's partial wobble does not. A rep is counted when its extremum is confirmed (the
-signal has come back by ``delta``); its end is the next confirmed rest point. A tracking gap longer
-than ``max_gap_s`` resets the machine, so no rep is ever invented across a gap.
+and a big mover's partial wobble does not. A remembered amplitude fades once it is older than about
+three rep cycles (halving every further cycle), so a patient who resumes with much smaller reps after
+a pause is counted again. A rep is counted when its
+extremum is confirmed (the signal has come back by ``delta``); its end is the next confirmed rest
+point. When more than ``max_gap_s`` passes without a finite sample (NaN frames or a jump in the
+timestamps) the machine restarts, so no rep is ever invented across a gap.
 
 ``find_reps`` runs the very same :class:`RepCounter` over a whole array, so offline and live agree
 on the same frames by construction; offline only adds each rep's end.
@@ -93,20 +96,31 @@ class RepCounter:
     _hi: _Extreme | None = None  # running max (in 'init'/'rise') = candidate extremum
     _rest: _Extreme | None = None  # confirmed rest point the current rise started from
     _amps: list[float] = field(default_factory=list)
-    _last_t: float = math.nan
+    _confirm_ts: list[float] = field(default_factory=list)  # when each rep was counted
+    _rises: list[float] = field(default_factory=list)  # rest -> confirmation time of each rep
+    _last_t: float = math.nan  # time of the last finite sample
     _prev: tuple[float, float] | None = None
-    _gap_start: float = math.nan
     open_rep: RepEvent | None = None  # counted, end not yet known
     finished: list[RepEvent] = field(default_factory=list)  # reps whose end became known
 
     @property
     def delta(self) -> float:
+        """Current retrace threshold (see the module docstring)."""
         p = self.params
-        recent = float(np.median(self._amps[-3:])) if self._amps else 0.0
-        return max(p.min_prominence, p.rel_prominence * recent)
+        if not self._amps:
+            return p.min_prominence
+        amps = np.array(self._amps[-3:])
+        if math.isfinite(self._last_t):
+            # A rep's amplitude is forgotten (halved per cycle) once it is more than 3 cycles old, so a
+            # pause followed by much smaller reps does not leave the threshold stuck high.
+            cycle = 2.0 * float(np.median(self._rises[-3:]))
+            age = self._last_t - np.array(self._confirm_ts[-3:])
+            if cycle > 0:
+                amps = amps * 0.5 ** (np.maximum(age - 3 * cycle, 0.0) / cycle)
+        return max(p.min_prominence, p.rel_prominence * float(np.median(amps)))
 
     def reset(self) -> None:
-        """Forget the rep in progress (after a long tracking gap)."""
+        """Forget the rep in progress (after a long tracking gap); the count is kept."""
         self._close_open_rep()
         self._mode, self._lo, self._hi, self._rest, self._prev = "init", None, None, None, None
 
@@ -115,13 +129,10 @@ class RepCounter:
         self._i += 1
         i = self._i
         if not math.isfinite(x):
-            if math.isnan(self._gap_start):
-                self._gap_start = self._last_t if math.isfinite(self._last_t) else t
-            if t - self._gap_start > self.params.max_gap_s and self._mode != "init":
-                self.reset()
             self._prev = None
             return None
-        self._gap_start = math.nan
+        if math.isfinite(self._last_t) and t - self._last_t > self.params.max_gap_s:
+            self.reset()
         self._last_t = t
         y = self.params.polarity * x
         counted = None
@@ -168,6 +179,8 @@ class RepCounter:
         self.open_rep = rep
         self.count += 1
         self._amps.append(abs(peak_y - start_y))
+        self._confirm_ts.append(t)
+        self._rises.append(t - rest.t)
         return rep
 
     def _close_open_rep(self, end: _Extreme | None = None) -> None:
@@ -197,14 +210,23 @@ def find_reps(t: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray, 
     for ti, xi in zip(np.asarray(t, float), np.asarray(x, float), strict=True):
         counter.update(float(ti), float(xi))
     reps = counter.finish()
-    return [r if r.end_i >= 0 else _end_at_series_end(r, np.asarray(t, float), np.asarray(x, float), params) for r in reps]
+    return [
+        r if r.end_i >= 0 else _end_at_series_end(r, np.asarray(t, float), np.asarray(x, float), params) for r in reps
+    ]
 
 
 def _end_at_series_end(rep: RepEvent, t: np.ndarray, x: np.ndarray, params: RepParams) -> RepEvent:
     y = params.polarity * x[rep.peak_i + 1 :]
     finite = np.isfinite(y)
     if not finite.any():
-        return RepEvent(**{**rep.__dict__, "end_i": rep.confirm_i, "end_t": float(t[rep.confirm_i]), "end_value": float(x[rep.confirm_i])})
+        return RepEvent(
+            **{
+                **rep.__dict__,
+                "end_i": rep.confirm_i,
+                "end_t": float(t[rep.confirm_i]),
+                "end_value": float(x[rep.confirm_i]),
+            }
+        )
     # Up to the first gap: a rep's end never lies on the far side of missing frames.
     stop = int(np.argmin(finite)) if not finite.all() else len(y)
     stop = max(stop, 1)
