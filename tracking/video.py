@@ -1,8 +1,46 @@
-"""Video files and cameras as lazy frame generators (the I/O edge of tracking)."""
+"""Video files and cameras as lazy frame generators (the I/O edge of tracking).
+
+:func:`read_video` yields ``(t, rgb)`` pairs: ``t`` in seconds from the stream's own presentation
+timestamps (so variable frame rate is kept, and ``t`` starts at 0), ``rgb`` an upright ``uint8``
+``(H, W, 3)`` frame. Upright means the rotation a phone stores in the file (display matrix, or an
+old-style ``rotate`` tag) has been applied, exactly as a video player would show it.
+
+Size convention: frames whose long side exceeds ``max_side`` are downscaled (area interpolation)
+before they are yielded, because hand tracking gains nothing from more pixels; :class:`VideoInfo`
+always describes the *source* video (upright width/height in pixels, before downscaling). Normalized
+landmark coordinates are the same at either size.
+
+Decoding runs in a background thread that feeds a small bounded queue, so decoding overlaps the
+hand tracking of the previous frames (PyAV and OpenCV release the GIL) while memory stays flat for
+any video length: at most ``queue_size`` frames exist at a time.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from av import VideoFrame
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
+
+# A frame rate outside this range in the file's metadata is treated as absent (e.g. 0, or the
+# 1000/90000 "tbr" of some Matroska and WebM files) and derived from the timestamps instead.
+_SANE_FPS = (1.0, 1000.0)
+# Container formats that are still images, which FFmpeg would otherwise happily open as 1-frame videos.
+_IMAGE_FORMATS = ("image2", "_pipe", "gif_pipe", "webp")
 
 
 class UnusableInputError(ValueError):
@@ -25,3 +63,427 @@ class VideoInfo:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+# -- opening and probing ------------------------------------------------------------------------
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[InputContainer, VideoStream]:
+    """Open ``path`` with PyAV and return ``(container, video_stream)``, or raise UnusableInputError."""
+    import av  # PyAV is imported lazily: the library must import fast without touching FFmpeg.
+
+    p = Path(path)
+    name = p.name or str(p)
+    if not p.exists():
+        raise UnusableInputError(f"file not found: {p}")
+    if p.is_dir():
+        raise UnusableInputError(f"not a video file: {name} is a folder")
+    if p.stat().st_size == 0:
+        raise UnusableInputError(f"not a video file: {name} is empty")
+    try:
+        container = av.open(str(p), mode="r")
+    except av.error.FFmpegError:
+        raise UnusableInputError(
+            f"not a video file: {name} (unreadable or truncated; the container could not be opened)"
+        ) from None
+    except OSError as exc:
+        raise UnusableInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+    fmt = container.format.name
+    if any(tag in fmt for tag in _IMAGE_FORMATS):
+        container.close()
+        raise UnusableInputError(f"not a video file: {name} is a still image ({fmt.removesuffix('_pipe')})")
+    if not container.streams.video:
+        container.close()
+        raise UnusableInputError(f"not a video file: {name} (no video stream)")
+    stream = container.streams.video[0]
+    return container, stream
+
+
+def _metadata_fps(stream: VideoStream) -> float | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            fps = float(rate)
+            if _SANE_FPS[0] <= fps <= _SANE_FPS[1]:
+                return fps
+    return None
+
+
+def _stream_duration(container: InputContainer, stream: VideoStream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def _rotation_ccw(frame: VideoFrame, stream: VideoStream) -> int:
+    """Quarter turns counter-clockwise that make ``frame`` upright (0..3)."""
+    deg = frame.rotation  # display matrix; counter-clockwise degrees
+    if not deg:
+        tag = stream.metadata.get("rotate")  # old-style tag: clockwise degrees
+        if tag and tag.lstrip("-").isdigit():
+            deg = -int(tag)
+    return round(deg / 90) % 4
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Describe a video file without decoding it all.
+
+    Decodes the first frame (to check that frames decode and to read the rotation), and counts
+    packets only when the container does not say how many frames it holds or gives no sane rate.
+
+    Parameters
+    ----------
+    path
+        The video file.
+
+    Returns
+    -------
+    VideoInfo
+        ``width``/``height`` are upright (rotation applied) and at the source resolution.
+
+    Raises
+    ------
+    UnusableInputError
+        When the file is missing, empty, not a video, or has no decodable frame.
+    """
+    container, stream = _open(path)
+    name = Path(path).name
+    try:
+        first = _first_frame(container, stream, name)
+        quarter = _rotation_ccw(first, stream)
+        width, height = (first.height, first.width) if quarter % 2 else (first.width, first.height)
+        fps = _metadata_fps(stream)
+        frames = int(stream.frames or 0)
+        if frames <= 0 or fps is None:
+            container.seek(0)
+            pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
+            frames = len(pts) or 1
+            if fps is None:
+                fps = _fps_from_span(frames, (max(pts) - min(pts)) * float(stream.time_base or 0) if pts else 0.0)
+        duration = _stream_duration(container, stream) or frames / fps
+    finally:
+        container.close()
+    return VideoInfo(str(path), fps=fps, frames=frames, duration_s=duration, width=width, height=height)
+
+
+def _first_frame(container: InputContainer, stream: VideoStream, name: str) -> VideoFrame:
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            try:
+                for frame in packet.decode():
+                    return frame
+            except av.error.FFmpegError:
+                continue  # a damaged packet before the first good frame
+    except av.error.FFmpegError:
+        pass
+    raise UnusableInputError(f"not a usable video: {name} has no frames that can be decoded")
+
+
+def _fps_from_span(frames: int, span_s: float) -> float:
+    """Average frame rate of ``frames`` frames whose timestamps span ``span_s`` seconds."""
+    if frames >= 2 and span_s > 0:
+        return (frames - 1) / span_s
+    return 30.0  # a single frame has no rate; any value gives the same analysis
+
+
+# -- decoding -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    """What the decode thread learned, read by the consumer once the stream ends."""
+
+    frames: int = 0
+    last_t: float = 0.0
+    declared_frames: int = 0
+    damaged_packets: int = 0
+    stopped_by_error: str | None = None
+
+
+_END = object()
+
+
+class FrameStream(Iterator[tuple[float, np.ndarray]]):
+    """A lazy iterator of ``(t, rgb)`` frames decoded in a background thread.
+
+    Iterate it once. ``warnings`` (plain sentences) is complete when the iterator is exhausted;
+    :meth:`video_info` then gives exact ``frames``/``fps``/``duration_s`` from what was decoded.
+    Use it as a context manager (or call :meth:`close`) when you stop early, to stop the thread.
+    """
+
+    def __init__(self, path: str, info: VideoInfo, *, max_side: int | None, queue_size: int, thread_type: str) -> None:
+        container, stream = _open(path)
+        stream.thread_type = thread_type  # FFmpeg's own decoder threads
+        self._info = info
+        self._metadata_fps = _metadata_fps(stream)
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
+        self._stop = threading.Event()
+        self._tally = _Tally(declared_frames=int(stream.frames or 0))
+        self.warnings: list[str] = []
+        self._finished = False
+        self._pending: object = None  # an item taken off the queue early by _prime
+        self._thread = threading.Thread(
+            target=self._decode,
+            args=(container, stream, max_side),
+            name=f"decode:{Path(path).name}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    # -- consumer side -------------------------------------------------------------------------
+    def __iter__(self) -> FrameStream:
+        return self
+
+    def __next__(self) -> tuple[float, np.ndarray]:
+        if self._finished:
+            raise StopIteration
+        item, self._pending = (self._pending, None) if self._pending is not None else (self._queue.get(), None)
+        if item is _END:
+            self._finish()
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._finish()
+            raise item
+        return item  # type: ignore[return-value]
+
+    def _prime(self) -> None:
+        """Wait for the first frame; raise UnusableInputError when the video yields none."""
+        item = self._queue.get()
+        if isinstance(item, tuple):
+            self._pending = item
+            return
+        self.close()
+        if isinstance(item, BaseException):
+            raise item
+        name = Path(self._info.path).name
+        raise UnusableInputError(f"not a usable video: {name} has no frames that can be decoded")
+
+    def close(self) -> None:
+        """Stop decoding early and release the file (safe to call more than once)."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
+                self._queue.get(timeout=0.05)
+        self._finished = True
+
+    def __enter__(self) -> FrameStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self._stop.set()
+
+    @property
+    def frames_read(self) -> int:
+        return self._tally.frames
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._thread.join()
+        tally = self._tally
+        name = Path(self._info.path).name
+        short = tally.declared_frames > 0 and tally.frames < tally.declared_frames - 1
+        if tally.stopped_by_error or short:
+            of = f" of {tally.declared_frames}" if tally.declared_frames else ""
+            self.warnings.append(
+                f"The video ended early: {tally.frames}{of} frames could be decoded from {name} "
+                f"(the file may be truncated or damaged)."
+            )
+        elif tally.damaged_packets:
+            self.warnings.append(f"{tally.damaged_packets} damaged frames in {name} were skipped.")
+
+    def video_info(self) -> VideoInfo:
+        """The video as actually decoded: exact frame count, rate and duration (after exhaustion).
+
+        ``fps`` is the container's rate when sane, else the average rate of the timestamps;
+        ``duration_s`` is the time covered by the decoded frames (last timestamp + one frame).
+        """
+        tally = self._tally
+        if not self._finished or tally.frames == 0:
+            return self._info
+        span_fps = _fps_from_span(tally.frames, tally.last_t)
+        fps = self._metadata_fps or span_fps
+        # a VFR file's nominal rate can be far from its real one; trust the timestamps then
+        if tally.frames >= 10 and not 0.5 < fps / span_fps < 2.0:
+            fps = span_fps
+        return replace(self._info, fps=fps, frames=tally.frames, duration_s=tally.last_t + 1.0 / fps)
+
+    # -- producer side (background thread) -----------------------------------------------------
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _decode(self, container: InputContainer, stream: VideoStream, max_side: int | None) -> None:
+        import av
+
+        tally = self._tally
+        time_base = stream.time_base or Fraction(1, 90000)
+        nominal_dt = 1.0 / (self._metadata_fps or 30.0)
+        pts0: int | None = None
+        try:
+            for packet in container.demux(stream):
+                if self._stop.is_set():
+                    return
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    tally.damaged_packets += 1
+                    continue
+                for frame in frames:
+                    if frame.pts is None:
+                        t = tally.last_t + nominal_dt if tally.frames else 0.0
+                    else:
+                        pts0 = frame.pts if pts0 is None else pts0
+                        t = float((frame.pts - pts0) * time_base)
+                    if tally.frames and t <= tally.last_t:
+                        t = tally.last_t + nominal_dt  # broken timestamps: keep time strictly increasing
+                    rgb = to_upright_rgb(frame, quarter_turns=_rotation_ccw(frame, stream), max_side=max_side)
+                    tally.frames += 1
+                    tally.last_t = t
+                    if not self._put((t, rgb)):
+                        return
+        except Exception as exc:  # the demuxer gave up (or a damaged frame broke the conversion)
+            tally.stopped_by_error = f"{type(exc).__name__}: {exc}"
+        except BaseException as exc:  # pragma: no cover - KeyboardInterrupt and the like: surface it
+            self._put(exc)
+            return
+        finally:
+            container.close()
+        self._put(_END)
+
+
+def to_upright_rgb(frame: VideoFrame, *, quarter_turns: int = 0, max_side: int | None = None) -> np.ndarray:
+    """Convert a decoded PyAV frame to an upright RGB ``uint8`` array, downscaled to ``max_side``.
+
+    Downscaling happens on the YUV planes before colour conversion when the frame is plain
+    ``yuv420p`` (2–3x cheaper than converting the full frame first); otherwise on the RGB image.
+    Both use area interpolation.
+    """
+    w, h = frame.width, frame.height
+    tw, th = frame_size_after(w, h, max_side=max_side)
+    rgb: np.ndarray
+    if (tw, th) == (w, h):
+        rgb = frame.to_ndarray(format="rgb24")
+    elif frame.format.name == "yuv420p" and w % 2 == 0 and h % 2 == 0:
+        rgb = _yuv420p_resized_rgb(frame, tw, th)
+    else:
+        rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (tw, th), interpolation=cv2.INTER_AREA)
+    if quarter_turns == 1:
+        rgb = cv2.rotate(rgb, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    elif quarter_turns == 2:
+        rgb = cv2.rotate(rgb, cv2.ROTATE_180)
+    elif quarter_turns == 3:
+        rgb = cv2.rotate(rgb, cv2.ROTATE_90_CLOCKWISE)
+    return np.ascontiguousarray(rgb)
+
+
+def _yuv420p_resized_rgb(frame: VideoFrame, tw: int, th: int) -> np.ndarray:
+    i420 = np.empty((th * 3 // 2, tw), np.uint8)
+    chroma = (th // 2) * (tw // 2)
+    targets = (
+        i420[:th],
+        i420[th:].reshape(-1)[:chroma].reshape(th // 2, tw // 2),
+        i420[th:].reshape(-1)[chroma:].reshape(th // 2, tw // 2),
+    )
+    for k, dst in enumerate(targets):
+        plane = frame.planes[k]
+        pw, ph = (frame.width, frame.height) if k == 0 else (frame.width // 2, frame.height // 2)
+        src = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+        cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+
+
+def read_video(
+    path: str | os.PathLike[str],
+    *,
+    max_side: int | None = 960,
+    queue_size: int = 8,
+    thread_type: str = "AUTO",
+) -> tuple[VideoInfo, FrameStream]:
+    """Open a video and return its description and a lazy stream of upright RGB frames.
+
+    Parameters
+    ----------
+    path
+        The video file.
+    max_side
+        Frames whose longer side exceeds this are downscaled to it (None keeps the source size).
+    queue_size
+        Decoded frames buffered ahead of the consumer (memory is bounded by this).
+    thread_type
+        FFmpeg decoder threading: 'AUTO' (frame + slice threads), 'SLICE', or 'NONE'.
+
+    Returns
+    -------
+    info : VideoInfo
+        From the metadata (``frames`` may be an estimate); ``stream.video_info()`` is exact once
+        the stream is exhausted.
+    stream : FrameStream
+        Yields ``(t, rgb)``: ``t`` seconds from the stream's timestamps (first frame at 0, strictly
+        increasing), ``rgb`` an upright ``(H, W, 3) uint8`` array. ``stream.warnings`` lists plain
+        sentences about the file (e.g. that it ended early).
+
+    Raises
+    ------
+    UnusableInputError
+        At call time (not mid-iteration) when the file is missing, empty, not a video, or no
+        frame can be decoded.
+    """
+    info = _quick_info(path)
+    stream = FrameStream(str(path), info, max_side=max_side, queue_size=queue_size, thread_type=thread_type)
+    # Wait for the first frame now, so that "no frames at all" is raised here, not mid-iteration.
+    stream._prime()
+    return info, stream
+
+
+def _quick_info(path: str | os.PathLike[str]) -> VideoInfo:
+    """Metadata only, plus the first frame for size and rotation (no packet counting)."""
+    container, stream = _open(path)
+    try:
+        first = _first_frame(container, stream, Path(path).name)
+        quarter = _rotation_ccw(first, stream)
+        width, height = (first.height, first.width) if quarter % 2 else (first.width, first.height)
+        fps = _metadata_fps(stream)
+        duration = _stream_duration(container, stream)
+        frames = int(stream.frames or 0)
+        if fps is None:
+            fps = frames / duration if frames and duration else 30.0
+        if frames <= 0:
+            frames = max(1, round(duration * fps)) if duration else 0
+        if not duration:
+            duration = frames / fps if frames else 0.0
+    finally:
+        container.close()
+    return VideoInfo(str(path), fps=fps, frames=frames, duration_s=float(duration), width=width, height=height)
+
+
+def frame_size_after(width: int, height: int, *, max_side: int | None) -> tuple[int, int]:
+    """The ``(width, height)`` of frames :func:`read_video` yields for an upright source of this size."""
+    scale = min(1.0, max_side / max(width, height)) if max_side else 1.0
+    if scale >= 1:
+        return width, height
+    # even sizes keep 4:2:0 chroma planes whole
+    return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
+
+
+__all__ = [
+    "FrameStream",
+    "UnusableInputError",
+    "VideoInfo",
+    "frame_size_after",
+    "probe_video",
+    "read_video",
+    "to_upright_rgb",
+]
