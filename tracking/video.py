@@ -302,17 +302,15 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
     def video_info(self) -> VideoInfo:
         """The video as actually decoded: exact frame count, rate and duration (after exhaustion).
 
-        ``fps`` is the container's rate when sane, else the average rate of the timestamps;
-        ``duration_s`` is the time covered by the decoded frames (last timestamp + one frame).
+        ``fps`` is the average rate of the decoded timestamps (exact for constant frame rate, the true
+        mean for variable frame rate); ``duration_s`` is the time the decoded frames cover (last
+        timestamp + one frame), so ``frames == fps * duration_s``.
         """
         tally = self._tally
         if not self._finished or tally.frames == 0:
             return self._info
-        span_fps = _fps_from_span(tally.frames, tally.last_t)
-        fps = self._metadata_fps or span_fps
-        # a VFR file's nominal rate can be far from its real one; trust the timestamps then
-        if tally.frames >= 10 and not 0.5 < fps / span_fps < 2.0:
-            fps = span_fps
+        # the average rate of the timestamps: exact for constant rate, the true mean for variable rate
+        fps = round(_fps_from_span(tally.frames, tally.last_t), 6) if tally.frames >= 2 else self._info.fps
         return replace(self._info, fps=fps, frames=tally.frames, duration_s=tally.last_t + 1.0 / fps)
 
     # -- producer side (background thread) -----------------------------------------------------
