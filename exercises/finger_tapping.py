@@ -1,0 +1,113 @@
+"""Finger tapping (MDS-UPDRS 3.4): tap the thumb and index finger together, as fast and as wide as possible.
+
+Offline (:meth:`FingerTapping.analyze`) and live (:meth:`FingerTapping.live`) compute the same per-frame
+signal with :class:`metrics.tapping.TapSignal` and count taps with the same
+:class:`metrics.reps.RepCounter` and :data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on
+the same frames. Offline analysis then measures each tap and the session (:mod:`metrics.tapping`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from exercises.base import Analysis, FrameLandmarks, LiveState, Signal
+from metrics.reps import RepCounter, find_reps
+from metrics.tapping import (
+    DEFAULT_SPACE,
+    TAP_PARAMS,
+    Space,
+    TapSignal,
+    compute_tap_signal,
+    measure_taps,
+    tapping_metrics,
+)
+from tracking.series import LandmarkSeries
+
+SIGNAL_NAME = "thumb_index_distance"
+UNIT = "norm"
+
+
+@dataclass
+class FingerTappingLive:
+    """Frame-by-frame tap counter for the live page."""
+
+    space: Space = DEFAULT_SPACE
+    _signal: TapSignal = field(init=False)
+    _counter: RepCounter = field(init=False)
+    _last: dict[str, Any] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._signal = TapSignal(space=self.space)
+        self._counter = RepCounter(TAP_PARAMS)
+
+    def update(self, frame: FrameLandmarks) -> LiveState:
+        """Feed one frame; the state says how many taps so far and whether one was just completed."""
+        x = self._signal.update(frame.t, frame.image, frame.world)
+        event = self._counter.update(frame.t, x)
+        if event is not None:
+            self._last = {
+                "start_s": event.start_t,
+                "peak_s": event.peak_t,
+                "opening_before": event.start_value,
+                "min_distance": event.peak_value,
+            }
+        prompt = None
+        if not math.isfinite(x):
+            prompt = "Move your hand into view"
+        elif self._counter.count == 0:
+            prompt = "Tap your thumb and index finger together, as fast and as wide as you can"
+        return LiveState(
+            rep_count=self._counter.count,
+            value=x,
+            unit=UNIT,
+            rep_completed=event is not None,
+            last_rep=self._last,
+            prompt=prompt,
+        )
+
+
+@dataclass
+class FingerTapping:
+    """The finger-tapping exercise (registered as ``finger_tapping``)."""
+
+    name: str = "finger_tapping"
+    title: str = "Finger tapping"
+    instructions: str = (
+        "Hold your hand up facing the camera. Tap your thumb and index finger together "
+        "10 times, as fast and as wide as you can."
+    )
+    value_label: str = "Thumb–index opening (palm lengths)"
+    normal_range: tuple[float, float] | None = (0.0, 1.2)
+    space: Space = DEFAULT_SPACE
+
+    def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
+        """Detect taps (or use the given ``(start_s, end_s)`` intervals) and compute tap and session metrics."""
+        t = np.asarray(series.t, float)
+        x = compute_tap_signal(series, space=self.space)
+        if reps is None:
+            events = find_reps(t, x, TAP_PARAMS)
+            windows = [(e.start_t, e.end_t) for e in events]
+            taps = measure_taps(t, x, windows, trim_rest=True)
+        else:
+            windows = sorted((float(a), float(b)) for a, b in reps)
+            bad = [w for w in windows if not w[1] > w[0]]
+            if bad:
+                raise ValueError(f"each rep must end after it starts; got {bad[0]}")
+            taps = measure_taps(t, x, windows, trim_rest=False)
+        metrics, warnings = tapping_metrics(t, x, taps)
+        return Analysis(
+            exercise=self.name,
+            reps=taps,
+            metrics=metrics,
+            warnings=warnings,
+            signals=[Signal(SIGNAL_NAME, UNIT, t, x)],
+        )
+
+    def live(self) -> FingerTappingLive:
+        """A fresh live detector with the thresholds of :meth:`analyze`."""
+        return FingerTappingLive(space=self.space)

@@ -1,0 +1,495 @@
+"""Finger-tapping kinematics (MDS-UPDRS 3.4): the tapping signal, per-tap measures and session metrics.
+
+Signal
+    Thumb-tip to index-tip distance divided by palm length (wrist → middle MCP), one value per frame,
+    computed by :class:`TapSignal` — the same object offline and live. The palm length is a causal
+    running median over 0.5 s (:class:`metrics.hand.CausalMedian`), so one bad frame of the wrist or MCP
+    cannot fake a tap. See :data:`DEFAULT_SPACE` for the choice of 3-D world vs image coordinates.
+
+Taps
+    A tap is a dip of the signal (``polarity=-1``) found by the shared :class:`metrics.reps.RepCounter`
+    with :data:`TAP_PARAMS` on the unfiltered per-frame signal, so the live counter and the offline
+    analysis agree frame for frame. A tap runs from the opening before the contact (``start_s``) through
+    the contact (``peak_s``, the signal minimum, parabola-refined to sub-frame time) to the opening after
+    it (``end_s``). A rest held open for ≥ 0.2 s before or after a tap is trimmed off its interval.
+
+Kinematics
+    Speeds use the zero-phase low-passed signal (:func:`tracking.filters.lowpass`). Closing and opening
+    speeds are mean speeds over the central 80 % of each phase (10 % → 90 % of its excursion), so a
+    pause at the open or closed position does not dilute them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from metrics.hand import CausalMedian, image_to_pixels
+from metrics.reps import RepParams
+from metrics.smoothness import segment_smoothness
+from tracking.filters import lowpass, time_derivative, tracked_runs
+from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, WRIST, LandmarkSeries
+
+__all__ = [
+    "DEFAULT_SPACE",
+    "HALT_S",
+    "HESITATION_S",
+    "TAP_PARAMS",
+    "TapSignal",
+    "compute_tap_signal",
+    "find_pauses",
+    "interval_speeds",
+    "measure_taps",
+    "tapping_metrics",
+]
+
+Space = Literal["world", "image"]
+
+DEFAULT_SPACE: Space = "world"
+"""Coordinates of the tapping signal.
+
+'world' (3-D MediaPipe world landmarks, metres) is the default: it is independent of camera distance
+and framing by construction, needs no frame size (the live path does not know it), and keeps the
+depth component of a thumb-index opening that points toward the camera. 'image' (2-D pixel-isotropic
+image landmarks) is available for comparison.
+"""
+
+TAP_PARAMS = RepParams(min_prominence=0.07, rel_prominence=0.25, polarity=-1, min_duration_s=0.04, max_gap_s=0.35)
+"""Rep-machine thresholds for taps, in palm lengths.
+
+``min_prominence`` 0.07 is about 3x the frame-to-frame jitter of the signal on a still hand and half
+the excursion of a slow, small tap from a weak hand (0.15); ``max_gap_s`` lets 1-4 lost frames
+(motion blur at 16 fps) pass without restarting the count.
+"""
+
+HESITATION_S = 0.2
+HALT_S = 0.3
+PLATEAU_TRIM_S = 0.2
+HESITATION_SPEED_FRAC = 0.1  # of the median per-tap peak speed
+KINEMATIC_CUTOFF_HZ = 10.0
+
+
+@dataclass
+class TapSignal:
+    """Per-frame tapping signal: thumb-index tip distance in palm lengths (streaming).
+
+    Parameters
+    ----------
+    space : 'world' or 'image'
+        Landmark coordinates used (see :data:`DEFAULT_SPACE`).
+    width, height : int
+        Frame size, needed only for ``space='image'``.
+    palm_window_s : float
+        Length of the running median of the palm length.
+    """
+
+    space: Space = DEFAULT_SPACE
+    width: int = 1
+    height: int = 1
+    palm_window_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.space not in ("world", "image"):
+            raise ValueError(f"space must be 'world' or 'image', not {self.space!r}")
+        self._palm = CausalMedian(window_s=self.palm_window_s)
+
+    def update(self, t: float, image: np.ndarray | None, world: np.ndarray | None) -> float:
+        """Signal value for one frame (NaN when the hand is not tracked)."""
+        pts = world if self.space == "world" else image
+        if pts is None:
+            self._palm.update(t, math.nan)
+            return math.nan
+        p = np.asarray(pts, float)
+        if self.space == "image":
+            p = image_to_pixels(p, self.width, self.height)
+        dims = 3 if self.space == "world" else 2
+        palm = float(np.linalg.norm(p[MIDDLE_MCP, :dims] - p[WRIST, :dims]))
+        palm_ref = self._palm.update(t, palm if palm > 0 else math.nan)
+        tips = float(np.linalg.norm(p[THUMB_TIP, :dims] - p[INDEX_TIP, :dims]))
+        if not (math.isfinite(tips) and math.isfinite(palm_ref) and palm_ref > 0):
+            return math.nan
+        return tips / palm_ref
+
+
+def compute_tap_signal(series: LandmarkSeries, *, space: Space = DEFAULT_SPACE) -> np.ndarray:
+    """The :class:`TapSignal` of every frame of ``series`` (T,), NaN where the hand was not tracked."""
+    sig = TapSignal(space=space, width=max(series.width, 1), height=max(series.height, 1))
+    pts = series.world if space == "world" else series.image
+    out = np.full(len(series), np.nan)
+    for i in range(len(series)):
+        present = bool(series.present[i]) and bool(np.isfinite(pts[i]).all())
+        frame = pts[i] if present else None
+        image, world = (frame, None) if space == "image" else (None, frame)
+        out[i] = sig.update(float(series.t[i]), image, world)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- taps
+
+
+def _parabola_min(t: np.ndarray, x: np.ndarray, i: int) -> tuple[float, float]:
+    """Sub-sample time and value of the extremum at sample ``i`` (vertex through i-1, i, i+1)."""
+    if i <= 0 or i >= len(x) - 1 or not np.isfinite(x[i - 1 : i + 2]).all():
+        return float(t[i]), float(x[i])
+    (t0, t1, t2), (y0, y1, y2) = t[i - 1 : i + 2], x[i - 1 : i + 2]
+    denom = (t0 - t1) * (t0 - t2) * (t1 - t2)
+    if denom == 0:
+        return float(t1), float(y1)
+    a = (t2 * (y1 - y0) + t1 * (y0 - y2) + t0 * (y2 - y1)) / denom
+    b = (t2 * t2 * (y0 - y1) + t1 * t1 * (y2 - y0) + t0 * t0 * (y1 - y2)) / denom
+    if a == 0:
+        return float(t1), float(y1)
+    tv = min(max(-b / (2 * a), t0), t2)
+    c = y1 - a * t1 * t1 - b * t1
+    return float(tv), float(a * tv * tv + b * tv + c)
+
+
+def _quadratic_fit(
+    t: np.ndarray, x: np.ndarray, i: int, half_width: float, fallback: tuple[float, float]
+) -> tuple[float, float]:
+    """Vertex of a least-squares parabola through the samples within ``half_width`` of sample ``i``.
+
+    With dense frames this averages out jitter that would move a three-point parabola's vertex.
+    """
+    sel = (np.abs(t - t[i]) <= half_width) & np.isfinite(x)
+    if sel.sum() <= 3:
+        return fallback
+    tt = t[sel] - t[i]
+    a, b, c = np.polyfit(tt, x[sel], 2)
+    if a == 0:
+        return fallback
+    tv = -b / (2 * a)
+    if abs(tv) > half_width:
+        return fallback
+    return float(t[i] + tv), float(c - b * b / (4 * a))
+
+
+SPARSE_SAMPLES_PER_CYCLE = 10.0  # below this, extremes are refined by a local sinusoid fit
+
+
+def _refine_extreme(t: np.ndarray, x: np.ndarray, i: int, period: float, *, minimum: bool) -> tuple[float, float]:
+    """Sub-frame time and value of the extremum of ``x`` at sample ``i``.
+
+    With dense sampling (≥ ``SPARSE_SAMPLES_PER_CYCLE`` frames per tap cycle) a parabola through the three
+    samples around ``i``. With sparse sampling (a 4 Hz tap filmed at 16 fps has under 4 frames per cycle)
+    a parabola misses the true extreme by up to a third of the excursion depending on where the frames
+    fall, which would make amplitudes beat along the session; a sinusoid ``c + a cos ωt + b sin ωt`` of
+    the local tap period fitted over one cycle around ``i`` recovers it. The fit is used only when it
+    places the extremum within half a frame interval... of the sampled one's neighbourhood and is
+    not wilder than the samples; otherwise the parabola is kept.
+    """
+    sign = 1.0 if minimum else -1.0
+    tp, vp = _parabola_min(t, sign * x, i)
+    vp *= sign
+    dt = float(np.median(np.diff(t[max(i - 2, 0) : i + 3]))) if len(t) > 1 else 0.0
+    if not (period > 0 and dt > 0):
+        return tp, vp
+    if period / dt >= SPARSE_SAMPLES_PER_CYCLE:
+        return _quadratic_fit(t, x, i, max(0.1 * period, 1.5 * dt), (tp, vp))
+    sel = np.abs(t - t[i]) <= 0.5 * period
+    sel &= np.isfinite(x)
+    if sel.sum() < 4:
+        return tp, vp
+    w = 2 * math.pi / period
+    tt = t[sel] - t[i]
+    A = np.stack([np.ones_like(tt), np.cos(w * tt), np.sin(w * tt)], axis=1)
+    (c, a, b), *_ = np.linalg.lstsq(A, x[sel], rcond=None)
+    r = math.hypot(a, b)
+    phase = math.atan2(b, a)  # maximum at w*t = phase
+    if minimum:
+        phase = phase + math.pi if phase <= 0 else phase - math.pi
+    t_ext = phase / w
+    v_ext = c - r if minimum else c + r
+    seg = x[sel]
+    span = float(seg.max() - seg.min())
+    # Trust the fit only near the sampled extremum and within a plausible reach beyond the samples.
+    if abs(t_ext) > dt or abs(v_ext - x[i]) > 0.6 * span:
+        return tp, vp
+    return float(t[i] + t_ext), float(v_ext)
+
+
+def _crossing(t: np.ndarray, x: np.ndarray, i0: int, i1: int, level: float, *, rising: bool) -> float:
+    """First time in samples i0..i1 (stepping toward i1) where ``x`` passes ``level``; linear interpolation."""
+    step = 1 if i1 >= i0 else -1
+    prev = i0
+    for j in range(i0 + step, i1 + step, step):
+        if not (math.isfinite(x[prev]) and math.isfinite(x[j])):
+            prev = j
+            continue
+        a, b = x[prev], x[j]
+        hit = (a < level <= b) if rising else (a > level >= b)
+        if hit:
+            w = (level - a) / (b - a) if b != a else 0.0
+            return float(t[prev] + w * (t[j] - t[prev]))
+        prev = j
+    return math.nan
+
+
+def _phase_speed(t: np.ndarray, x: np.ndarray, i_open: int, i_contact: int) -> float:
+    """Mean speed over the central 80 % of the phase between the opening and the contact samples.
+
+    Walks from ``i_open`` toward ``i_contact`` (forward for a closing, backward for an opening) and times
+    the passages at 10 % and 90 % of the excursion, linearly interpolated between frames.
+    """
+    a, b = sorted((i_open, i_contact))
+    seg = x[a : b + 1]
+    if b - a < 1 or not np.isfinite(seg).any():
+        return math.nan
+    high, low = float(np.nanmax(seg)), float(np.nanmin(seg))
+    exc = high - low
+    if not exc > 0:
+        return math.nan
+    t10 = _crossing(t, x, i_open, i_contact, high - 0.1 * exc, rising=False)
+    t90 = _crossing(t, x, i_open, i_contact, high - 0.9 * exc, rising=False)
+    dt = abs(t90 - t10)
+    return 0.8 * exc / dt if dt > 0 else math.nan
+
+
+def _plateau_edge(t: np.ndarray, x: np.ndarray, i_ext: int, i_contact: int, tol: float) -> float:
+    """Time the hand leaves (or reaches) the open position around sample ``i_ext``.
+
+    Walks from the contact toward ``i_ext``; returns the time of the first sample within ``tol`` of the
+    opening at ``i_ext`` — the end of a rest held open before the tap (or its start after the tap).
+    """
+    step = -1 if i_ext < i_contact else 1
+    level = x[i_ext] - tol
+    for j in range(i_contact, i_ext + step, step):
+        if math.isfinite(x[j]) and x[j] >= level:
+            return float(t[j])
+    return float(t[i_ext])
+
+
+def measure_taps(
+    t: np.ndarray,
+    distance: np.ndarray,
+    windows: Sequence[tuple[float, float]],
+    *,
+    kinematic: np.ndarray | None = None,
+    trim_rest: bool = True,
+) -> list[dict[str, Any]]:
+    """Per-tap measures for taps known by their intervals.
+
+    Parameters
+    ----------
+    t : (T,) array
+        Frame times (s).
+    distance : (T,) array
+        The per-frame tapping signal (palm lengths), NaN where untracked.
+    windows : sequence of (start_s, end_s)
+        One interval per tap (detected, or corrected by a therapist); each must contain its contact.
+    kinematic : (T,) array, optional
+        Low-passed signal for speeds and smoothness; computed with :func:`tracking.filters.lowpass`
+        (``KINEMATIC_CUTOFF_HZ``) when omitted.
+    trim_rest : bool
+        Trim a rest held open for ≥ ``PLATEAU_TRIM_S`` off the interval (detected taps only; a
+        therapist's interval is kept as given).
+
+    Returns
+    -------
+    list of dict
+        ``start_s, end_s, peak_s`` (contact), ``amplitude`` (largest opening after the contact, palm
+        lengths), ``opening_before``, ``min_distance``, ``duration_s``, ``closing_speed``,
+        ``opening_speed`` (palm lengths/s), ``sparc``, ``ldlj``, ``partly_untracked``. A window with
+        no tracked frame is skipped.
+    """
+    t = np.asarray(t, float)
+    x = np.asarray(distance, float)
+    kin = lowpass(t, x, cutoff_hz=KINEMATIC_CUTOFF_HZ) if kinematic is None else np.asarray(kinematic, float)
+    speed = np.abs(time_derivative(t, kin))
+    taps: list[dict[str, Any]] = []
+    found = []
+    # Window edges are sub-frame times: take the frames within half an interval of them too.
+    tol = 0.5 * float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    for s, e in windows:
+        lo, hi = int(np.searchsorted(t, s - tol, "left")), int(np.searchsorted(t, e + tol, "right")) - 1
+        if hi < lo or not np.isfinite(x[lo : hi + 1]).any():
+            continue
+        ic = lo + int(np.nanargmin(x[lo : hi + 1]))
+        ib = lo + int(np.nanargmax(x[lo : ic + 1]))
+        ia = ic + int(np.nanargmax(x[ic : hi + 1]))
+        found.append((float(s), float(e), ic, ib, ia))
+    # Local tap period around each contact and opening (for refining extremes between sparse frames).
+    tc = np.array([t[f[2]] for f in found])
+    gaps = np.diff(tc)
+    for k, (s, e, ic, ib, ia) in enumerate(found):
+        before = gaps[k - 1] if k > 0 else (gaps[0] if len(gaps) else e - s)
+        after = gaps[k] if k < len(gaps) else before
+        peak_s, contact = _refine_extreme(t, x, ic, 0.5 * (before + after), minimum=True)
+        open_before = _refine_extreme(t, x, ib, before, minimum=False)[1]
+        open_after = _refine_extreme(t, x, ia, after, minimum=False)[1]
+        start_s, end_s = float(s), float(e)
+        if trim_rest:
+            # The rest points found by the rep machine are the extreme openings: start and end there.
+            start_s, end_s = max(start_s, float(t[ib])), min(end_s, float(t[ia]))
+            tb = _plateau_edge(t, x, ib, ic, 0.1 * (open_before - contact))
+            ta = _plateau_edge(t, x, ia, ic, 0.1 * (open_after - contact))
+            if tb - t[ib] >= PLATEAU_TRIM_S:
+                start_s = tb
+            if t[ia] - ta >= PLATEAU_TRIM_S:
+                end_s = ta
+        sm = segment_smoothness(t, speed, start_s=start_s, end_s=end_s, cutoff_hz=KINEMATIC_CUTOFF_HZ)
+        inside = (t >= start_s) & (t <= end_s)
+        taps.append(
+            {
+                "start_s": start_s,
+                "end_s": end_s,
+                "peak_s": peak_s,
+                "amplitude": open_after,
+                "opening_before": open_before,
+                "min_distance": contact,
+                "duration_s": end_s - start_s,
+                "closing_speed": _phase_speed(t, kin, ib, ic),
+                "opening_speed": _phase_speed(t, kin, ia, ic),
+                "sparc": sm.sparc,
+                "ldlj": sm.ldlj,
+                "partly_untracked": bool(np.isnan(x[inside]).any()),
+            }
+        )
+    return taps
+
+
+# ------------------------------------------------------------------------------------------ pauses
+
+
+def interval_speeds(t: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """|Δx/Δt| between consecutive frames (length T-1; NaN across an untracked frame)."""
+    t = np.asarray(t, float)
+    x = np.asarray(x, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(np.diff(x) / np.diff(t))
+
+
+def find_pauses(
+    t: np.ndarray,
+    x: np.ndarray,
+    *,
+    start_s: float,
+    end_s: float,
+    threshold: float,
+    min_duration_s: float = HESITATION_S,
+    bridge_s: float = 0.05,
+) -> list[tuple[float, float]]:
+    """Intervals inside [start_s, end_s] where the speed of ``x`` stays ≤ ``threshold`` for ≥ ``min_duration_s``.
+
+    Speeds are taken between consecutive frames (:func:`interval_speeds`), so a run of slow frame
+    intervals covers exactly the time from its first to its last frame: no frame of smearing at either
+    end as with central differences. Untracked frames end a pause (a pause is never inferred from
+    missing data); two slow stretches separated by at most ``bridge_s`` of faster motion are one pause.
+    """
+    t = np.asarray(t, float)
+    v = interval_speeds(t, x)
+    inside = (t[:-1] >= start_s) & (t[1:] <= end_s)
+    low = inside & np.isfinite(v) & (v <= threshold)
+    merged: list[tuple[int, int]] = []  # frame index ranges [a, b]
+    for a, b in tracked_runs(low):
+        if merged and t[a] - t[merged[-1][1]] <= bridge_s and np.isfinite(v[merged[-1][1] : a]).all():
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return [(float(t[a]), float(t[b])) for a, b in merged if t[b] - t[a] >= min_duration_s - 1e-9]
+
+
+# ----------------------------------------------------------------------------------------- session
+
+
+def _nanmean(values: Sequence[float] | np.ndarray) -> float:
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else math.nan
+
+
+def tapping_metrics(
+    t: np.ndarray,
+    distance: np.ndarray,
+    taps: Sequence[dict[str, Any]],
+    *,
+    kinematic: np.ndarray | None = None,
+    max_gap_s: float = TAP_PARAMS.max_gap_s,
+) -> tuple[dict[str, Any], list[str]]:
+    """Session metrics of a tapping recording and plain-language warnings.
+
+    Returns
+    -------
+    metrics : dict
+        ``tap_count``, ``frequency_hz`` (1 / mean inter-tap interval while tapping: intervals containing a
+        pause longer than half an interval, or a tracking gap, are left out), ``amplitude_mean``,
+        ``amplitude_decrement_pct`` (first vs last third of taps, positive = getting smaller),
+        ``amplitude_slope_per_tap`` (linear fit, palm lengths per tap), ``decrement_slope`` (the same fit
+        as % of the first-third amplitude lost per tap, positive = getting smaller), ``interval_cv``,
+        ``hesitations`` (pauses ≥ 0.2 s between the first and last contact, halts included), ``halts``
+        (pauses ≥ 0.3 s), ``pauses`` (their intervals), ``duration_s``, ``opening_speed_mean``,
+        ``closing_speed_mean``, ``sparc_mean``, ``min_distance_mean``.
+    warnings : list of str
+    """
+    t = np.asarray(t, float)
+    x = np.asarray(distance, float)
+    warnings: list[str] = []
+    n = len(taps)
+    amp = np.array([tp["amplitude"] for tp in taps], float)
+    peaks = np.array([tp["peak_s"] for tp in taps], float)
+    m: dict[str, Any] = {"tap_count": n}
+
+    # Inter-tap intervals, leaving out those that span a tracking gap (taps may be missing inside).
+    intervals = []
+    for a, b in itertools.pairwise(peaks):
+        sel = (t > a) & (t < b)
+        ts = np.concatenate(([a], t[sel & np.isfinite(x)], [b]))
+        if np.max(np.diff(ts)) <= max_gap_s:
+            intervals.append(b - a)
+    iv = np.array(intervals, float)
+    # Mean rather than median interval: with sparse frames the intervals are quantised and their median
+    # is biased, while their mean is not; intervals holding a pause (> 1.5x median) are left out.
+    steady = iv[iv <= 1.5 * np.median(iv)] if len(iv) else iv
+    m["frequency_hz"] = float(1.0 / steady.mean()) if len(steady) else 0.0
+    m["interval_cv"] = float(iv.std() / iv.mean()) if len(iv) >= 2 else math.nan
+    m["amplitude_mean"] = _nanmean(amp)
+    m["min_distance_mean"] = _nanmean([tp["min_distance"] for tp in taps])
+    if n >= 3:
+        third = n // 3
+        first, last = float(amp[:third].mean()), float(amp[-third:].mean())
+        slope = float(np.polyfit(np.arange(n), amp, 1)[0])
+        m["amplitude_decrement_pct"] = (first - last) / first * 100.0 if first > 0 else math.nan
+        m["amplitude_slope_per_tap"] = slope
+        m["decrement_slope"] = -slope / first * 100.0 if first > 0 else math.nan
+    else:
+        m["amplitude_decrement_pct"] = m["amplitude_slope_per_tap"] = m["decrement_slope"] = math.nan
+    m["duration_s"] = float(taps[-1]["end_s"] - taps[0]["start_s"]) if n else 0.0
+    m["opening_speed_mean"] = _nanmean([tp["opening_speed"] for tp in taps])
+    m["closing_speed_mean"] = _nanmean([tp["closing_speed"] for tp in taps])
+    m["sparc_mean"] = _nanmean([tp["sparc"] for tp in taps])
+
+    pauses: list[tuple[float, float]] = []
+    if n >= 2:
+        kin = lowpass(t, x, cutoff_hz=KINEMATIC_CUTOFF_HZ) if kinematic is None else np.asarray(kinematic, float)
+        v = interval_speeds(t, kin)
+        peak_speeds = []
+        for tp in taps:
+            sel = (t[:-1] >= tp["start_s"]) & (t[1:] <= tp["end_s"]) & np.isfinite(v)
+            if sel.any():
+                peak_speeds.append(float(v[sel].max()))
+        if peak_speeds:
+            thr = HESITATION_SPEED_FRAC * float(np.median(peak_speeds))
+            pauses = find_pauses(t, kin, start_s=float(peaks[0]), end_s=float(peaks[-1]), threshold=thr)
+    durations = [b - a for a, b in pauses]
+    m["hesitations"] = len(pauses)
+    m["halts"] = sum(d >= HALT_S for d in durations)
+    m["pauses"] = [{"start_s": a, "end_s": b, "duration_s": b - a} for a, b in pauses]
+
+    if n == 0:
+        warnings.append(
+            "No taps were detected: the thumb and index finger did not clearly close and open again "
+            "while the hand was in view."
+        )
+    elif n < 3:
+        warnings.append(f"Only {n} tap{'s' if n > 1 else ''} detected: too few to measure an amplitude decrement.")
+    elif n < 6:
+        warnings.append(f"Only {n} taps detected: the amplitude decrement is uncertain with fewer than 6 taps.")
+    if any(tp["partly_untracked"] for tp in taps):
+        k = sum(bool(tp["partly_untracked"]) for tp in taps)
+        warnings.append(f"The hand was lost for a moment during {k} of the taps; their measures are less reliable.")
+    return m, warnings

@@ -1,0 +1,201 @@
+import math
+
+import numpy as np
+import pytest
+from synthetic_tapping import TapScript, frame_times, frames_of, script_series, synthetic_tapping_series
+
+from exercises.finger_tapping import FingerTapping
+from exercises.registry import get_exercise
+from sessions.result import SessionResult
+from tracking.video import VideoInfo
+
+EX = FingerTapping()
+
+
+def peaks(analysis):
+    return np.array([r["peak_s"] for r in analysis.reps])
+
+
+@pytest.mark.parametrize(
+    ("n", "rate", "fps"),
+    [
+        (1, 1.0, 30),
+        (3, 2.0, 15),
+        (5, 2.2, 30),
+        (10, 3.0, 25),
+        (17, 4.3, 16),
+        (12, 6.0, 60),
+        (15, 5.0, 24),
+        (8, 1.5, 60),
+    ],
+)
+def test_counts_sinusoidal_taps_with_variable_frame_rate(n, rate, fps):
+    for seed in range(2):
+        script = TapScript.regular(n, rate)
+        a = EX.analyze(script_series(script, fps, jitter=0.15, seed=seed, world_noise_m=0.0005))
+        assert len(a.reps) == n
+        assert np.abs(peaks(a) - script.contacts()).max() < max(0.35 / fps, 0.01)
+        if n >= 3:
+            assert a.metrics["frequency_hz"] == pytest.approx(rate, rel=0.02)
+
+
+def test_fast_taps_at_16_fps_subframe_frequency():
+    script = TapScript.regular(17, 4.3)
+    a = EX.analyze(script_series(script, 16, jitter=0.05))
+    assert len(a.reps) == 17
+    assert a.metrics["frequency_hz"] == pytest.approx(4.3, rel=0.02)
+    # sub-frame contact times: errors far below the 62 ms frame interval
+    assert np.abs(peaks(a) - script.contacts()).max() < 0.012
+    # amplitudes do not beat with the sampling phase: no invented decrement
+    assert abs(a.metrics["amplitude_decrement_pct"]) < 6
+    assert a.metrics["amplitude_mean"] == pytest.approx(1.0, abs=0.06)
+
+
+def test_fast_taps_survive_dropped_and_outlier_frames():
+    script = TapScript.regular(17, 4.3)
+    t = frame_times(script.duration, 16)
+    rng = np.random.default_rng(3)
+    idx = np.arange(10, len(t) - 10)
+    missing = np.zeros(len(t), bool)
+    missing[rng.choice(idx, 6, replace=False)] = True  # momentary losses on blurred frames
+    outliers = np.zeros(len(t), bool)
+    outliers[rng.choice(idx[~missing[idx]], 4, replace=False)] = True  # index tip misplaced by 3 cm
+    s = synthetic_tapping_series(t, script.opening(t), missing=missing, outliers=outliers, world_noise_m=0.001)
+    a = EX.analyze(s)
+    assert abs(len(a.reps) - 17) <= 1
+    assert a.metrics["frequency_hz"] == pytest.approx(4.3, rel=0.06)
+
+
+def test_jitter_alone_counts_nothing():
+    t = frame_times(20.0, 30)
+    s = synthetic_tapping_series(t, np.full(len(t), 0.8), world_noise_m=0.0007, seed=1)
+    a = EX.analyze(s)
+    assert a.reps == []
+    assert a.metrics["tap_count"] == 0
+    assert any(w.startswith("No taps were detected") for w in a.warnings)
+
+
+def test_hand_drifting_in_the_frame_same_count():
+    script = TapScript.regular(10, 2.5)
+    still = EX.analyze(script_series(script, 30))
+    moving = EX.analyze(script_series(script, 30, drift_px_per_s=(60.0, -25.0), zoom_per_s=0.08))
+    assert len(still.reps) == len(moving.reps) == 10
+    image = FingerTapping(space="image")
+    assert len(image.analyze(script_series(script, 30, drift_px_per_s=(60.0, -25.0), zoom_per_s=0.08)).reps) == 10
+
+
+def test_slow_small_taps_of_a_weak_hand_are_counted():
+    script = TapScript.regular(6, 0.7, opening=0.12 + 0.15, contact=0.12)
+    a = EX.analyze(script_series(script, 30, world_noise_m=0.0005))
+    assert len(a.reps) == 6
+    assert a.metrics["frequency_hz"] == pytest.approx(0.7, rel=0.02)
+    assert a.metrics["amplitude_mean"] == pytest.approx(0.27, abs=0.02)
+
+
+def test_pause_is_a_hesitation_and_a_long_pause_a_halt():
+    short = TapScript.regular(10, 3.0, pauses={4: 0.25})
+    a = EX.analyze(script_series(short, 30, world_noise_m=0.0005))
+    assert len(a.reps) == 10
+    assert a.metrics["hesitations"] == 1
+    assert a.metrics["halts"] == 0
+    (p,) = a.metrics["pauses"]
+    assert p["start_s"] == pytest.approx(short.contacts()[4] + 1 / 6, abs=0.05)
+    long = TapScript.regular(10, 3.0, pauses={6: 0.6})
+    b = EX.analyze(script_series(long, 30, world_noise_m=0.0005))
+    assert (b.metrics["hesitations"], b.metrics["halts"]) == (1, 1)
+    # rest before the first and after the last tap is not a hesitation
+    plain = TapScript.regular(10, 3.0, lead_s=2.0, tail_s=2.0)
+    assert EX.analyze(script_series(plain, 30, world_noise_m=0.0005)).metrics["hesitations"] == 0
+
+
+def test_linear_amplitude_decay_gives_the_decrement():
+    n = 12
+    openings = list(np.linspace(1.0, 0.5, n))  # opening after each tap
+    script = TapScript(periods=[1 / 3.0] * n, openings=openings, first_opening=1.0)
+    a = EX.analyze(script_series(script, 30))
+    amp = np.array([r["amplitude"] for r in a.reps])
+    assert np.allclose(amp, openings, atol=0.01)
+    first, last = np.mean(openings[:4]), np.mean(openings[-4:])
+    assert a.metrics["amplitude_decrement_pct"] == pytest.approx((first - last) / first * 100, abs=1.0)
+    assert a.metrics["amplitude_slope_per_tap"] == pytest.approx(-0.5 / (n - 1), rel=0.05)
+    assert a.metrics["decrement_slope"] > 0
+    assert a.metrics["interval_cv"] < 0.01
+
+
+def test_tracking_gap_invents_no_taps():
+    script = TapScript.regular(10, 2.0)
+    t = frame_times(script.duration, 30)
+    contacts = script.contacts()
+    missing = (t > contacts[3] - 0.1) & (t < contacts[6] + 0.1)  # three contacts fall in a 1.6 s gap
+    a = EX.analyze(synthetic_tapping_series(t, script.opening(t), missing=missing))
+    assert len(a.reps) == 6  # taps 3, 4, 5 and 6 were not seen
+    assert all(not (contacts[3] - 0.1 < p < contacts[6] + 0.1) for p in peaks(a))
+    # the interval across the gap is not a tapping interval
+    assert a.metrics["frequency_hz"] == pytest.approx(2.0, rel=0.02)
+
+
+def test_tap_fields_and_json():
+    script = TapScript.regular(6, 2.0)
+    s = script_series(script, 30)
+    a = get_exercise("finger_tapping").analyze(s)
+    for r in a.reps:
+        assert r["start_s"] < r["peak_s"] < r["end_s"]
+        assert r["duration_s"] == pytest.approx(r["end_s"] - r["start_s"])
+        assert r["closing_speed"] > 0 and r["opening_speed"] > 0
+        assert r["partly_untracked"] is False
+        assert -4 < r["sparc"] < 0
+    # a half-cosine phase of excursion A over T/2: central 80 % speed = 0.8 A / ((acos(-.8) - acos(.8)) T / 2 / pi)
+    expect = 0.8 * 0.88 / ((math.acos(-0.8) - math.acos(0.8)) * 0.5 / 2 / math.pi)
+    assert a.metrics["closing_speed_mean"] == pytest.approx(expect, rel=0.05)
+    assert a.metrics["opening_speed_mean"] == pytest.approx(expect, rel=0.05)
+    for key in ("frequency_hz", "amplitude_mean", "amplitude_decrement_pct", "interval_cv", "hesitations"):
+        assert key in a.metrics
+    video = VideoInfo("x.mp4", 30.0, len(s), float(s.t[-1]), 640, 480)
+    d = SessionResult.from_analysis(a, video, "right", 1.0).to_dict()
+    assert d["rep_count"] == 6
+    SessionResult.from_dict(d)
+
+
+def test_reanalysis_with_corrected_reps():
+    script = TapScript.regular(8, 2.0)
+    s = script_series(script, 30)
+    a = EX.analyze(s)
+    windows = [(r["start_s"], r["end_s"]) for r in a.reps]
+    same = EX.analyze(s, reps=windows)
+    assert [r["peak_s"] for r in same.reps] == pytest.approx([r["peak_s"] for r in a.reps])
+    assert same.metrics["amplitude_mean"] == pytest.approx(a.metrics["amplitude_mean"])
+    # the therapist rejects two taps
+    fewer = EX.analyze(s, reps=windows[:3] + windows[5:])
+    assert fewer.metrics["tap_count"] == 6
+    assert len(fewer.reps) == 6
+    with pytest.raises(ValueError):
+        EX.analyze(s, reps=[(2.0, 1.0)])
+
+
+def test_zero_and_few_taps_are_valid_results_with_warnings():
+    t = frame_times(3.0, 30)
+    a = EX.analyze(synthetic_tapping_series(t, np.full(len(t), 0.9)))
+    assert a.metrics["frequency_hz"] == 0.0 and math.isnan(a.metrics["amplitude_mean"])
+    a2 = EX.analyze(script_series(TapScript.regular(2, 2.0), 30))
+    assert len(a2.reps) == 2
+    assert math.isnan(a2.metrics["amplitude_decrement_pct"])
+    assert any("too few" in w for w in a2.warnings)
+
+
+@pytest.mark.parametrize(("rate", "fps", "jitter"), [(2.2, 30, 0.1), (4.3, 16, 0.05)])
+def test_live_detector_matches_offline(rate, fps, jitter):
+    script = TapScript.regular(12, rate, pauses={5: 0.5})
+    t = frame_times(script.duration, fps, jitter=jitter)
+    missing = np.zeros(len(t), bool)
+    missing[[20, 21, 40]] = True
+    s = synthetic_tapping_series(t, script.opening(t), missing=missing, world_noise_m=0.001)
+    offline = EX.analyze(s)
+    live = EX.live()
+    states = [live.update(f) for f in frames_of(s)]
+    completed = [st for st in states if st.rep_completed]
+    assert states[-1].rep_count == len(offline.reps) == len(completed) >= 11
+    live_peaks = [st.last_rep["peak_s"] for st in completed if st.last_rep]
+    # the same contacts; offline refines their times with the whole signal (within a frame)
+    assert live_peaks == pytest.approx(list(peaks(offline)), abs=1.0 / fps)
+    assert states[20].prompt == "Move your hand into view" and math.isnan(states[20].value)
+    assert states[0].prompt is not None and states[-1].prompt is None
