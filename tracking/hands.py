@@ -63,7 +63,7 @@ def anatomical_handedness(label: str, *, mirrored: bool = False) -> Handedness:
     return "right" if is_left_label else "left"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compare by identity
 class HandDetection:
     """One candidate hand in one frame.
 
