@@ -1,0 +1,169 @@
+"""Plotly figures for the dashboard: they draw what the library computed, they compute nothing new."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from exercises.base import Signal
+
+REP_FILL = "rgba(46, 134, 222, 0.13)"
+REJECTED_FILL = "rgba(200, 200, 200, 0.25)"
+NORMAL_FILL = "rgba(39, 174, 96, 0.15)"
+
+
+def unit_suffix(unit: str) -> str:
+    return {"deg": "°", "norm": " (× palm length)", "s": " s", "hz": " Hz"}.get(unit, f" {unit}" if unit else "")
+
+
+def format_value(value: float, unit: str) -> str:
+    if not math.isfinite(value):
+        return "–"
+    if unit == "deg":
+        return f"{value:.0f}°"
+    return f"{value:.2f}"
+
+
+def signal_figure(
+    signal: Signal,
+    reps: Sequence[Mapping[str, Any]],
+    *,
+    normal_range: tuple[float, float] | None = None,
+    rejected: Sequence[int] = (),
+    title: str = "",
+) -> go.Figure:
+    """The main signal over time, each rep shaded and numbered at its peak.
+
+    Parameters
+    ----------
+    signal : Signal
+        ``Analysis.signals[0]``; NaN samples (hand not tracked) show as gaps.
+    reps : sequence of dict
+        Rep dicts with ``start_s``, ``end_s`` and ``peak_s``.
+    normal_range : (low, high), optional
+        Drawn as a green band.
+    rejected : sequence of int
+        1-based numbers of reps about to be rejected (shaded grey).
+    """
+    t = np.asarray(signal.t, float)
+    y = np.asarray(signal.value, float)
+    fig = go.Figure()
+    if normal_range is not None:
+        fig.add_hrect(y0=normal_range[0], y1=normal_range[1], fillcolor=NORMAL_FILL, line_width=0, layer="below")
+    for i, rep in enumerate(reps, start=1):
+        fill = REJECTED_FILL if i in rejected else REP_FILL
+        fig.add_vrect(x0=rep["start_s"], x1=rep["end_s"], fillcolor=fill, line_width=0, layer="below")
+        text = f"<s>{i}</s>" if i in rejected else str(i)
+        fig.add_annotation(x=rep["peak_s"], y=1.0, yref="paper", text=text, showarrow=False, yanchor="bottom")
+    fig.add_trace(go.Scatter(x=t, y=y, mode="lines", name=signal.name.replace("_", " "), line={"width": 2}))
+    if len(reps) and len(t):
+        peaks = np.array([r["peak_s"] for r in reps], float)
+        # Marker height read off the plotted curve at each peak time, only to place the marker.
+        finite = np.isfinite(y)
+        py = np.interp(peaks, t[finite], y[finite]) if finite.any() else np.full(len(peaks), np.nan)
+        fig.add_trace(
+            go.Scatter(x=peaks, y=py, mode="markers", name="rep peak", marker={"size": 9, "symbol": "diamond"})
+        )
+    fig.update_layout(
+        title=title or None,
+        xaxis_title="time (s)",
+        yaxis_title=f"{signal.name.replace('_', ' ')}{unit_suffix(signal.unit)}",
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40 if title else 24, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def rep_values_figure(
+    values: Sequence[float],
+    *,
+    label: str,
+    unit: str,
+    normal_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """One bar per rep (e.g. its range of motion) against the normal range."""
+    x = [str(i) for i in range(1, len(values) + 1)]
+    fig = go.Figure(go.Bar(x=x, y=list(values), name=label, marker_color="#2e86de"))
+    if normal_range is not None:
+        fig.add_hrect(
+            y0=normal_range[0],
+            y1=normal_range[1],
+            fillcolor=NORMAL_FILL,
+            line_width=0,
+            layer="below",
+            annotation_text="normal range",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        xaxis_title="rep",
+        yaxis_title=f"{label}{unit_suffix(unit)}",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 24, "b": 10},
+    )
+    return fig
+
+
+def gauge_figure(
+    value: float,
+    *,
+    label: str,
+    unit: str,
+    normal_range: tuple[float, float] | None,
+    target: float | None = None,
+) -> go.Figure:
+    """A ROM gauge: the current value, the normal range in green and the patient's target as a line."""
+    lo, hi = normal_range if normal_range is not None else (0.0, 1.0)
+    span = max(hi - lo, 1e-9)
+    axis_max = hi + 0.25 * span if unit != "deg" else max(hi + 10.0, 1.0)
+    axis_min = min(0.0, lo - 0.25 * span)
+    gauge: dict[str, Any] = {
+        "axis": {"range": [axis_min, axis_max]},
+        "bar": {"color": "#2e86de"},
+        "steps": [{"range": [lo, hi], "color": "rgba(39, 174, 96, 0.3)"}] if normal_range else [],
+    }
+    if target is not None and math.isfinite(target):
+        gauge["threshold"] = {"line": {"color": "#e67e22", "width": 5}, "thickness": 0.9, "value": target}
+    fig = go.Figure(
+        go.Indicator(
+            mode="gauge+number",
+            value=value if math.isfinite(value) else None,
+            number={"suffix": "°" if unit == "deg" else "", "valueformat": ".0f" if unit == "deg" else ".2f"},
+            title={"text": label},
+            gauge=gauge,
+        )
+    )
+    fig.update_layout(height=240, margin={"l": 20, "r": 20, "t": 50, "b": 10})
+    return fig
+
+
+def history_figure(
+    dates: Sequence[Any],
+    values: Sequence[float],
+    *,
+    label: str,
+    normal_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """One metric over a patient's sessions."""
+    fig = go.Figure(go.Scatter(x=list(dates), y=list(values), mode="lines+markers", name=label))
+    if normal_range is not None:
+        fig.add_hrect(
+            y0=normal_range[0],
+            y1=normal_range[1],
+            fillcolor=NORMAL_FILL,
+            line_width=0,
+            layer="below",
+            annotation_text="normal",
+            annotation_position="top left",
+        )
+    fig.update_layout(
+        title=label,
+        xaxis_title="session",
+        height=280,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig

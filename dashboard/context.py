@@ -1,0 +1,57 @@
+"""Per-browser-session access to the data folder, the settings and the store (Streamlit side)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard.state import Settings, database_url, default_data_dir, load_settings, save_settings
+
+
+def data_dir() -> Path:
+    """The data folder of this dashboard (created on first use)."""
+    if "data_dir" not in st.session_state:
+        st.session_state["data_dir"] = str(default_data_dir())
+    path = Path(st.session_state["data_dir"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def settings() -> Settings:
+    if "settings" not in st.session_state:
+        st.session_state["settings"] = load_settings(data_dir())
+    value = st.session_state["settings"]
+    assert isinstance(value, Settings)
+    return value
+
+
+def update_settings(new: Settings) -> None:
+    save_settings(data_dir(), new)
+    st.session_state["settings"] = new
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str) -> Any:
+    # One store (one SQLAlchemy engine, which is thread-safe) per URL for the whole server.
+    from sessions.store import open_store
+
+    return open_store(url)
+
+
+def store() -> Any | None:
+    """The session store, or None when it cannot be opened (the page then says why)."""
+    url = database_url(settings())
+    try:
+        found = _open_store(url)
+    except Exception as e:  # a wrong URL or an unreachable server must not take the page down
+        st.session_state["store_error"] = str(e)
+        return None
+    st.session_state.pop("store_error", None)
+    return found
+
+
+def store_error() -> str | None:
+    err = st.session_state.get("store_error")
+    return str(err) if err else None

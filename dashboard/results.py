@@ -1,0 +1,306 @@
+"""Scoring a video file and showing its result: shared by the "Score a recording" and "Samples" pages.
+
+Everything measured comes from ``sessions.pipeline``; corrections re-score with ``score_series`` and
+are saved by the store as a new version; the PDF comes from ``sessions.report``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from dashboard import context
+from dashboard.charts import rep_values_figure, signal_figure
+from dashboard.tables import headline_metrics, metrics_frame, rep_value_key, reps_frame
+from dashboard.uploads import annotated_path, discard
+
+
+@dataclass
+class ScoredItem:
+    """One scored video as the page holds it (in this browser session's memory).
+
+    ``source`` is the analysed file while it still exists (it is needed for the annotated video and
+    deleted afterwards when ``delete_source``); ``video`` is the annotated MP4, kept in memory only.
+    """
+
+    key: str
+    name: str
+    scored: Any  # sessions.pipeline.Scored (current: after corrections)
+    original: Any  # sessions.pipeline.Scored as first detected
+    session_id: int | None
+    source: Path | None
+    delete_source: bool
+    video: bytes | None = None
+    video_note: str | None = None
+    added: list[tuple[float, float]] = field(default_factory=list)
+    revision: int = 0
+    message: str | None = None
+
+
+def progress_callback(bar: Any, label: str, *, every_s: float = 0.2) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` for the pipeline that redraws ``bar`` at most every ``every_s``."""
+    last = [0.0]
+
+    def update(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < every_s and done != total:
+            return
+        last[0] = now
+        frac = min(done / total, 1.0) if total else 0.0
+        bar.progress(frac, text=f"{label}: frame {done} of {total or '?'}")
+
+    return update
+
+
+def score_file(
+    path: Path,
+    *,
+    name: str,
+    exercise: str,
+    hand: str,
+    patient_id: str | None,
+    delete_source: bool,
+    keep_video: bool,
+) -> ScoredItem | None:
+    """Score ``path`` with a progress bar and save it to the store; None (after an error message) if unusable."""
+    from sessions.pipeline import score_video
+    from tracking.video import UnusableInputError
+
+    bar = st.progress(0.0, text=f"Tracking {name}")
+    try:
+        scored = score_video(
+            path, exercise, hand=hand, max_side=context.settings().max_side, progress=progress_callback(bar, name)
+        )
+    except UnusableInputError as e:
+        bar.empty()
+        st.error(f"{name}: {e}")
+        if delete_source:
+            discard(path, data_dir=context.data_dir())
+        return None
+    bar.empty()
+    session_id = None
+    store = context.store()
+    if store is not None:
+        session_id = store.save_scored(
+            scored, patient_id=patient_id, source="upload", video_path=path, keep_video=keep_video
+        )
+    return ScoredItem(
+        key=uuid.uuid4().hex[:12],
+        name=name,
+        scored=scored,
+        original=scored,
+        session_id=session_id,
+        source=path,
+        delete_source=delete_source,
+    )
+
+
+def show_item(item: ScoredItem) -> None:
+    """The whole result of one video: numbers, plots, annotated video, corrections and downloads."""
+    from exercises.registry import get_exercise
+
+    result, analysis = item.scored.result, item.scored.analysis
+    ex = get_exercise(result.exercise)
+    st.subheader(f"{item.name} — {ex.title}")
+    v = result.video
+    st.caption(
+        f"{result.hand} hand · {v.duration_s:.1f} s, {v.frames} frames at {v.fps:.0f} fps ({v.width}×{v.height}) · "
+        f"hand tracked in {result.detection_rate:.0%} of frames"
+        + (f" · saved as session {item.session_id}" if item.session_id is not None else "")
+    )
+    if item.message:
+        st.success(item.message)
+    cols = st.columns(5)
+    cols[0].metric("Repetitions", result.rep_count)
+    for col, (label, text) in zip(cols[1:], headline_metrics(result.exercise, result.metrics), strict=False):
+        col.metric(label, text)
+    for w in result.warnings:
+        st.warning(w)
+
+    rejected = st.session_state.get(f"{item.key}_reject_{item.revision}", [])
+    left, right = st.columns([3, 2])
+    with left:
+        if analysis.signals:
+            st.plotly_chart(
+                signal_figure(
+                    analysis.signals[0],
+                    result.reps,
+                    normal_range=ex.normal_range,
+                    rejected=rejected,
+                    title=ex.value_label,
+                ),
+                key=f"{item.key}_signal_{item.revision}",
+            )
+        value_key = rep_value_key(result.reps)
+        if value_key is not None:
+            st.plotly_chart(
+                rep_values_figure(
+                    [r[value_key] for r in result.reps],
+                    label=value_key.replace("_", " "),
+                    unit=analysis.signals[0].unit if analysis.signals else "",
+                    normal_range=ex.normal_range,
+                ),
+                key=f"{item.key}_rom_{item.revision}",
+            )
+    with right:
+        _show_video(item)
+        st.dataframe(metrics_frame(result.metrics), hide_index=True, height=260)
+    st.markdown("**Repetitions**")
+    st.dataframe(reps_frame(result.reps), hide_index=True)
+    _correction_form(item)
+    _downloads(item)
+
+
+def _show_video(item: ScoredItem) -> None:
+    if item.video is None and item.source is not None:
+        _make_annotated_video(item)
+    if item.video is not None:
+        st.video(item.video, format="video/mp4")
+        if item.scored is not item.original:
+            st.caption("The video shows the repetitions as first detected.")
+    elif item.video_note:
+        st.caption(item.video_note)
+
+
+def _make_annotated_video(item: ScoredItem) -> None:
+    """Draw the annotated video (kept in memory only), then delete the raw upload unless it is kept."""
+    assert item.source is not None
+    data_dir = context.data_dir()
+    out = annotated_path(data_dir)
+    try:
+        from sessions.annotate import annotate_video
+    except ImportError:
+        item.video_note = "The annotated video is not available in this installation."
+    else:
+        try:
+            with st.spinner("Drawing the skeleton on the video…"):
+                annotate_video(item.source, item.original, out, max_side=context.settings().max_side)
+            item.video = out.read_bytes()
+        except Exception as e:  # the numbers are still valid without the video
+            item.video_note = f"The annotated video could not be made: {e}"
+        finally:
+            out.unlink(missing_ok=True)
+    if item.delete_source:
+        discard(item.source, data_dir=data_dir)
+    item.source = None
+
+
+def _correction_form(item: ScoredItem) -> None:
+    result = item.scored.result
+    duration = float(result.video.duration_s)
+    with st.expander("Correct the repetitions", expanded=False):
+        st.write("Reject a mis-detected repetition, or add one the detector missed; the metrics are recomputed.")
+        st.multiselect(
+            "Reject repetitions",
+            list(range(1, result.rep_count + 1)),
+            key=f"{item.key}_reject_{item.revision}",
+            placeholder="numbers as in the plot",
+        )
+        c1, c2, c3 = st.columns([1, 1, 1])
+        start = c1.number_input("Missed rep starts (s)", 0.0, duration, 0.0, 0.05, key=f"{item.key}_add_start")
+        end = c2.number_input("and ends (s)", 0.0, duration, min(1.0, duration), 0.05, key=f"{item.key}_add_end")
+        if c3.button("Add this repetition", key=f"{item.key}_add"):
+            if end > start:
+                item.added.append((float(start), float(end)))
+            else:
+                st.error("A repetition must end after it starts.")
+        if item.added:
+            st.write("To add: " + ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in item.added))
+        author = st.text_input("Your name (kept with the correction)", key="therapist_name", value="therapist")
+        rejected = st.session_state.get(f"{item.key}_reject_{item.revision}", [])
+        if st.button(
+            "Re-score with these corrections",
+            key=f"{item.key}_apply_{item.revision}",
+            type="primary",
+            disabled=not (rejected or item.added),
+        ):
+            apply_correction(item, rejected=rejected, author=author or "therapist")
+            st.rerun()
+
+
+def apply_correction(item: ScoredItem, *, rejected: list[int], author: str) -> None:
+    """Re-score with the kept and added reps, and save the correction as a new version of the session."""
+    from sessions.pipeline import score_series
+
+    scored = item.scored
+    keep = [(float(r["start_s"]), float(r["end_s"])) for i, r in enumerate(scored.result.reps, 1) if i not in rejected]
+    reps = sorted(keep + item.added)
+    own = set(item.original.analysis.warnings)
+    tracking = [w for w in item.original.result.warnings if w not in own]
+    new = score_series(scored.series, scored.result.video, scored.result.exercise, reps=reps, warnings=tracking)
+    # score_series re-adds its own tracking-quality sentences: show each warning once.
+    new = dataclasses.replace(
+        new, result=dataclasses.replace(new.result, warnings=list(dict.fromkeys(new.result.warnings)))
+    )
+    note = "; ".join(
+        part
+        for part in (
+            f"rejected rep(s) {', '.join(map(str, sorted(rejected)))}" if rejected else "",
+            f"added {len(item.added)} rep(s)" if item.added else "",
+        )
+        if part
+    )
+    store = context.store()
+    message = f"Re-scored: {new.result.rep_count} repetitions ({note})."
+    if store is not None and item.session_id is not None:
+        version = store.add_correction(item.session_id, new.result, author=author, note=note)
+        message += f" Saved as version {version} of session {item.session_id}."
+    item.scored, item.added, item.revision, item.message = new, [], item.revision + 1, message
+
+
+def _downloads(item: ScoredItem) -> None:
+    result = item.scored.result
+    stem = Path(item.name).stem or "session"
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(
+        "Download JSON",
+        result.to_json(),
+        file_name=f"{stem}.json",
+        mime="application/json",
+        key=f"{item.key}_json_{item.revision}",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "Download CSV (one row per rep)",
+        reps_frame(result.reps).to_csv(index=False),
+        file_name=f"{stem}_reps.csv",
+        mime="text/csv",
+        key=f"{item.key}_csv_{item.revision}",
+        on_click="ignore",
+    )
+    if item.session_id is not None:
+        c3.download_button(
+            "Download PDF report",
+            _pdf_maker(item.session_id),
+            file_name=f"{stem}_report.pdf",
+            mime="application/pdf",
+            key=f"{item.key}_pdf_{item.revision}",
+            on_click="ignore",
+        )
+    else:
+        c3.caption("The PDF report needs the session to be saved (the database could not be opened).")
+
+
+def _pdf_maker(session_id: int) -> Callable[[], bytes]:
+    """Make the PDF only when the button is clicked (it renders plots, which takes a moment)."""
+    store, data_dir = context.store(), context.data_dir()
+    assert store is not None
+
+    def make() -> bytes:
+        from sessions.report import session_report
+
+        out = data_dir / "reports" / f"{uuid.uuid4().hex}.pdf"
+        try:
+            session_report(store, session_id, out)
+            return out.read_bytes()
+        finally:
+            out.unlink(missing_ok=True)
+
+    return make
