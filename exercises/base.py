@@ -48,6 +48,8 @@ class FrameLandmarks:
     image: np.ndarray | None  # (21, 3)
     world: np.ndarray | None  # (21, 3)
     forearm: np.ndarray | None = None  # (3,) unit elbow->wrist, when pose is tracked
+    width: int = 0  # frame size in pixels (0 = unknown); image landmarks are normalized to it
+    height: int = 0
 
 
 @dataclass(frozen=True)
