@@ -13,7 +13,9 @@ managed by Alembic and upgraded to head when a store is opened (see :func:`open_
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import enum
 import hashlib
 import json
 import logging
@@ -22,6 +24,7 @@ import os
 import random
 import shutil
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -100,9 +103,7 @@ def default_url() -> str:
 
 def normalize_url(url: str | os.PathLike[str] | None) -> str:
     """A SQLAlchemy URL from a URL, a plain file path (taken as SQLite) or None (the default)."""
-    if url is None or str(url) == "":
-        return default_url()
-    text = str(url)
+    text = default_url() if url is None or str(url) == "" else str(url)
     if "://" not in text:
         return f"sqlite:///{Path(text).expanduser().resolve()}"
     if text.startswith(("postgresql://", "postgres://")):
@@ -664,9 +665,9 @@ class Store:
     def list_patients(self) -> list[PatientRecord]:
         def get(s: Session) -> list[PatientRecord]:
             counts = dict(
-                s.execute(select(SessionRow.patient_id, func.count(SessionRow.id)).group_by(SessionRow.patient_id))
-                .tuples()
-                .all()
+                s.execute(
+                    select(SessionRow.patient_id, func.count(SessionRow.id)).group_by(SessionRow.patient_id)
+                ).all()
             )
             rows = s.scalars(select(PatientRow).order_by(PatientRow.id)).all()
             return [_patient_record(r, counts.get(r.id, 0)) for r in rows]
@@ -689,6 +690,7 @@ class Store:
 
         n, files = self._write(delete)
         self._forget(files)
+        self._scrub()
         return n
 
     # -- sessions ----------------------------------------------------------------------------------------
@@ -869,7 +871,7 @@ class Store:
             until=until,
             ids=ids,
         )
-        return self._read(lambda s: [_session_info(row, n) for row, n in s.execute(q).tuples()])
+        return self._read(lambda s: [_session_info(row, n) for row, n in s.execute(q)])
 
     def list_records(
         self,
@@ -894,7 +896,7 @@ class Store:
         return self._read(
             lambda s: [
                 SessionRecord(_session_info(row, v.rep_count), _version_record(v), bool(hs), bool(hv))
-                for row, v, hs, hv in s.execute(q).tuples()
+                for row, v, hs, hv in s.execute(q)
             ]
         )
 
@@ -995,6 +997,7 @@ class Store:
             return files
 
         self._forget(self._write(delete))
+        self._scrub()
 
     # -- analysis helpers ---------------------------------------------------------------------------------
     def history(self, patient_id: str, exercise: str | None = None) -> pd.DataFrame:
@@ -1025,7 +1028,7 @@ class Store:
             )
             if exercise is not None:
                 q = q.where(SessionRow.exercise == exercise)
-            rows = s.execute(q).tuples().all()
+            rows = s.execute(q).all()
             base = pd.DataFrame(
                 [r[:7] for r in rows],
                 columns=["session_id", "recorded_at", "exercise", "version", "kind", "rep_count", "detection_rate"],
@@ -1037,7 +1040,7 @@ class Store:
                 select(MetricRow.version_id, MetricRow.name, MetricRow.value).where(
                     MetricRow.version_id.in_(vids), MetricRow.value.is_not(None)
                 )
-            ).tuples()
+            )
             by_version: dict[int, dict[str, float | None]] = {}
             for vid, name, value in metrics:
                 by_version.setdefault(vid, {})[name] = value
@@ -1065,6 +1068,17 @@ class Store:
             finally:
                 tmp.unlink(missing_ok=True)
         return rel
+
+    def _scrub(self) -> None:
+        """After deleting personal data from SQLite, checkpoint the WAL into the database file and empty it.
+
+        Old copies of the deleted pages would otherwise linger in the WAL (secure_delete zeroes them in the
+        main file only). Best effort: a concurrent reader can keep the WAL from being emptied until a later checkpoint.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        with contextlib.suppress(DBAPIError), self.engine.connect() as conn:
+            _raw(conn).execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _forget(self, files: Sequence[str]) -> None:
         """Remove kept video files that no session refers to any more."""
@@ -1185,9 +1199,11 @@ def _rep_sort_key(r: tuple[Any, Any]) -> float:
 
 
 def exercise_params(exercise: str) -> dict[str, Any]:
-    """The thresholds an exercise analyses with: its public numeric and dataclass-valued attributes.
+    """The thresholds an exercise analyses with, recorded with each analysis version.
 
-    Returns an empty dict for an exercise this installation does not know.
+    Collected from the exercise object (public numeric, numeric-tuple and dataclass-valued attributes) and
+    from its module (upper-case constants holding a dataclass, such as a ``RepParams``). Returns an empty
+    dict for an exercise this installation does not know.
     """
     try:
         from exercises.registry import get_exercise
@@ -1196,20 +1212,20 @@ def exercise_params(exercise: str) -> dict[str, Any]:
     except Exception:  # unknown exercise or one that cannot be imported: nothing to record
         return {}
     out: dict[str, Any] = {}
-    names = {n for n in dir(ex) if not n.startswith("_")}
-    for name in sorted(names):
-        try:
-            value = getattr(ex, name)
-        except Exception:
-            continue
-        if callable(value) and not dataclasses.is_dataclass(value):
-            continue
+    for name in sorted(n for n in dir(ex) if not n.startswith("_")):
+        value = getattr(ex, name, None)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             out[name] = dataclasses.asdict(value)
         elif isinstance(value, bool | int | float) or (
-            isinstance(value, tuple) and all(isinstance(x, int | float) for x in value)
+            isinstance(value, tuple) and value and all(isinstance(x, int | float) for x in value)
         ):
             out[name] = value
+        elif isinstance(value, enum.Enum):
+            out[name] = value.value
+    module = sys.modules.get(type(ex).__module__)
+    for name, value in sorted(vars(module).items() if module else ()):
+        if name.isupper() and dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out[name] = dataclasses.asdict(value)
     return _clean(out)
 
 
