@@ -244,6 +244,8 @@ class HandTracker:
     check_every_s, revert_after_s
         Adaptive mode: how often to look for a second hand, and how long without one before
         returning to one-hand tracking.
+    pose_retry_s
+        While Pose finds no body, it is tried only this often (a miss costs a person detection).
 
     Examples
     --------
@@ -263,6 +265,7 @@ class HandTracker:
         pose: bool = False,
         check_every_s: float = 2.0,
         revert_after_s: float = 3.0,
+        pose_retry_s: float = 0.5,
     ) -> None:
         if hand not in ("auto", "left", "right"):
             raise ValueError(f"hand must be 'auto', 'left' or 'right', not {hand!r}")
@@ -285,6 +288,9 @@ class HandTracker:
         self._last_two_t = -np.inf
         self.two_hands_seen = False  # a second hand was in view at some point
         self.last_pose: PoseArms | None = None
+        self._pose_seen = False
+        self._last_pose_try_t = -np.inf
+        self._pose_retry_s = pose_retry_s
         self._last_xy: np.ndarray | None = None  # where process() last found its hand
         self._last_t = -np.inf
 
@@ -332,7 +338,13 @@ class HandTracker:
         elif self._adaptive and self.num_hands == 2 and t - self._last_two_t > self._revert_after_s:
             self._switch(1)
             self._last_check_t = t  # just saw one hand for a while: no need to check right away
-        self.last_pose = self._pose.detect(rgb) if self._pose is not None else None
+        self.last_pose = None
+        if self._pose is not None and (self._pose_seen or t - self._last_pose_try_t >= self._pose_retry_s):
+            # Looking for a body that is not there costs a full person detection per frame: while
+            # nobody is found, look only every pose_retry_s.
+            self._last_pose_try_t = t
+            self.last_pose = self._pose.detect(rgb)
+            self._pose_seen = self.last_pose is not None
         return dets
 
     def process(self, t: float, rgb: np.ndarray) -> FrameLandmarks:
@@ -345,11 +357,13 @@ class HandTracker:
         dets = self.detect(rgb, t)
         chosen = self._select_live(dets, t)
         if chosen is None:
-            return FrameLandmarks(t=t, image=None, world=None, forearm=None)
+            return FrameLandmarks(t=t, image=None, world=None, forearm=None, width=rgb.shape[1], height=rgb.shape[0])
         forearm = None
         if self.last_pose is not None:
             forearm = self.last_pose.forearm(self.last_pose.side_nearest(chosen.image[WRIST, :2]))
-        return FrameLandmarks(t=t, image=chosen.image, world=chosen.world, forearm=forearm)
+        return FrameLandmarks(
+            t=t, image=chosen.image, world=chosen.world, forearm=forearm, width=rgb.shape[1], height=rgb.shape[0]
+        )
 
     def _select_live(self, dets: list[HandDetection], t: float) -> HandDetection | None:
         if not dets:
@@ -531,7 +545,7 @@ def choose_hand(
 def track_video(
     path: str | os.PathLike[str],
     *,
-    hand: HandChoice = "auto",
+    hand: str = "auto",
     max_side: int | None = 960,
     pose: bool = False,
     progress: Progress | None = None,
@@ -571,13 +585,16 @@ def track_video(
     UnusableInputError
         When the file cannot be used as a video.
     """
+    if hand not in ("auto", "left", "right"):
+        raise ValueError(f"hand must be 'auto', 'left' or 'right', not {hand!r}")
+    choice_of: HandChoice = hand  # type: ignore[assignment]  # checked just above
     info, frames = read_video(path, max_side=max_side)
     times: list[float] = []
     candidates: list[list[HandDetection]] = []
     arms: list[PoseArms | None] = []
     with (
         frames,
-        HandTracker(hand=hand, model_complexity=model_complexity, mirrored=mirrored, pose=pose) as tracker,
+        HandTracker(hand=choice_of, model_complexity=model_complexity, mirrored=mirrored, pose=pose) as tracker,
     ):
         for t, rgb in frames:
             candidates.append(tracker.detect(rgb, t))
@@ -589,7 +606,7 @@ def track_video(
     video = frames.video_info()
     warnings = list(frames.warnings)
     t_arr = np.asarray(times, dtype=np.float64)
-    choice = choose_hand(t_arr, candidates, hand=hand)
+    choice = choose_hand(t_arr, candidates, hand=choice_of)
     warnings += choice.warnings
     series = _build_series(t_arr, candidates, choice, video, arms if pose else None)
     series = series.with_(
