@@ -619,7 +619,7 @@ def track_video(
         }
     )
     if pose and series.forearm is not None:
-        warnings += _forearm_warnings(series)
+        warnings += forearm_warnings(series)
     return video, series, warnings
 
 
@@ -639,7 +639,7 @@ def _build_series(
             d = candidates[i][j]
             image[i], world[i], score[i] = d.image, d.world, d.score
     present = choice.index >= 0
-    forearm = None if arms is None else _forearm_series(image, present, arms)
+    forearm = None if arms is None else forearm_series(image, present, arms)
     return LandmarkSeries(
         t=t,
         image=image,
@@ -653,7 +653,7 @@ def _build_series(
     )
 
 
-def _forearm_series(image: np.ndarray, present: np.ndarray, arms: Sequence[PoseArms | None]) -> np.ndarray:
+def forearm_series(image: np.ndarray, present: np.ndarray, arms: Sequence[PoseArms | None]) -> np.ndarray:
     """Unit elbow -> wrist per frame for the pose arm that holds the tracked hand (NaN elsewhere).
 
     The side is decided once per video (majority of nearest pose wrist), and a frame is used only
@@ -680,7 +680,7 @@ def _forearm_series(image: np.ndarray, present: np.ndarray, arms: Sequence[PoseA
     return out
 
 
-def _forearm_warnings(series: LandmarkSeries) -> list[str]:
+def forearm_warnings(series: LandmarkSeries) -> list[str]:
     assert series.forearm is not None
     seen = np.isfinite(series.forearm[:, 0])
     if not seen.any():
@@ -701,5 +701,7 @@ __all__ = [
     "anatomical_handedness",
     "assign_tracks",
     "choose_hand",
+    "forearm_series",
+    "forearm_warnings",
     "track_video",
 ]
