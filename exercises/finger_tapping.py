@@ -47,7 +47,7 @@ class FingerTappingLive:
 
     def update(self, frame: FrameLandmarks) -> LiveState:
         """Feed one frame; the state says how many taps so far and whether one was just completed."""
-        x = self._signal.update(frame.t, frame.image, frame.world)
+        x = self._signal.update(frame.t, frame.image, frame.world, width=frame.width, height=frame.height)
         event = self._counter.update(frame.t, x)
         if event is not None:
             self._last = {

@@ -28,6 +28,7 @@ class TapScript:
     lead_s: float = 0.6
     tail_s: float = 0.6
     pauses: dict[int, float] = field(default_factory=dict)  # tap index k -> hold open after tap k
+    shape: str = "minjerk"  # or 'cosine'
 
     @classmethod
     def regular(cls, n: int, rate: float, *, opening: float = 1.0, **kw: object) -> TapScript:
@@ -45,20 +46,28 @@ class TapScript:
         return self.lead_s + sum(self.periods) + sum(self.pauses.values()) + self.tail_s
 
     def opening(self, t: np.ndarray) -> np.ndarray:
-        """Opening at times ``t``: half-cosine closing to contact, half-cosine opening to the next opening."""
+        """Opening at times ``t``: each half cycle a smooth closing to contact / opening to the next opening.
+
+        ``shape='minjerk'`` (default) uses minimum-jerk transitions (a flat top and bottom, like real
+        taps and the synth renderer); ``shape='cosine'`` half-cosines (a pure sinusoid when regular).
+        """
         y = np.full(len(t), self.first_opening)
         t0, prev = self.lead_s, self.first_opening
         for k, (p, nxt) in enumerate(zip(self.periods, self.openings, strict=True)):
             tc = t0 + p / 2
             close = (t >= t0) & (t < tc)
-            y[close] = self.contact + (prev - self.contact) * 0.5 * (1 + np.cos(np.pi * (t[close] - t0) / (p / 2)))
+            y[close] = prev - (prev - self.contact) * self._ease((t[close] - t0) / (p / 2))
             opn = (t >= tc) & (t < t0 + p)
-            y[opn] = self.contact + (nxt - self.contact) * 0.5 * (1 - np.cos(np.pi * (t[opn] - tc) / (p / 2)))
+            y[opn] = self.contact + (nxt - self.contact) * self._ease((t[opn] - tc) / (p / 2))
             end = t0 + p + self.pauses.get(k, 0.0)
-            y[(t >= t0 + p) & (t < end)] = nxt
-            y[t >= end] = nxt
+            y[t >= t0 + p] = nxt
             t0, prev = end, nxt
         return y
+
+    def _ease(self, u: np.ndarray) -> np.ndarray:
+        if self.shape == "cosine":
+            return 0.5 * (1 - np.cos(np.pi * u))
+        return 10 * u**3 - 15 * u**4 + 6 * u**5
 
 
 def frame_times(duration: float, fps: float, *, jitter: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -155,6 +164,8 @@ def frames_of(series: LandmarkSeries) -> list[FrameLandmarks]:
             t=float(series.t[i]),
             image=series.image[i] if series.present[i] else None,
             world=series.world[i] if series.present[i] else None,
+            width=series.width,
+            height=series.height,
         )
         for i in range(len(series))
     ]
