@@ -432,8 +432,9 @@ def tapping_metrics(
     Returns
     -------
     metrics : dict
-        ``tap_count``, ``frequency_hz`` (1 / mean inter-tap interval while tapping: intervals containing a
-        pause longer than half an interval, or a tracking gap, are left out), ``amplitude_mean``,
+        ``tap_count``, ``frequency_hz`` (1 / mean inter-tap interval while tapping: intervals outside
+        0.5-1.5x the median — a pause, a missed or a split tap — or across a tracking gap are left
+        out), ``amplitude_mean``,
         ``amplitude_decrement_pct`` (first vs last third of taps, positive = getting smaller),
         ``amplitude_slope_per_tap`` (linear fit, palm lengths per tap), ``decrement_slope`` (the same fit
         as % of the first-third amplitude lost per tap, positive = getting smaller), ``interval_cv``,
@@ -460,9 +461,10 @@ def tapping_metrics(
         if np.max(np.diff(ts)) <= max_gap_s:
             intervals.append(b - a)
     iv = np.array(intervals, float)
-    # Mean rather than median interval: with sparse frames the intervals are quantised and their median
-    # is biased, while their mean is not; intervals holding a pause (> 1.5x median) are left out.
-    steady = iv[iv <= 1.5 * np.median(iv)] if len(iv) else iv
+    # Mean of the steady intervals (within 0.5-1.5x the median): robust like the median to a pause, a
+    # missed tap (a double interval) or a spurious one (a split interval), but not quantised by the
+    # frame times the way a median of few intervals at a low frame rate is.
+    steady = iv[(iv >= 0.5 * np.median(iv)) & (iv <= 1.5 * np.median(iv))] if len(iv) else iv
     m["frequency_hz"] = float(1.0 / steady.mean()) if len(steady) else 0.0
     m["interval_cv"] = float(iv.std() / iv.mean()) if len(iv) >= 2 else math.nan
     m["amplitude_mean"] = _nanmean(amp)

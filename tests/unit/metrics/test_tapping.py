@@ -1,0 +1,135 @@
+import math
+
+import numpy as np
+import pytest
+
+from metrics.tapping import TapSignal, find_pauses, interval_speeds, measure_taps, tapping_metrics
+from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, WRIST
+
+
+def hand(opening: float, *, scale: float = 1.0, shift=(0.0, 0.0), angle: float = 0.0) -> np.ndarray:
+    """Pixel-space points (palm length 100 px * scale), then rotated in the image plane and shifted."""
+    p = np.zeros((21, 3))
+    p[WRIST] = [0, 0, 0]
+    p[MIDDLE_MCP] = [0, -100, 0]
+    p[THUMB_TIP] = [40 + 50 * opening, -120, 0]
+    p[INDEX_TIP] = [40 - 50 * opening, -120, 0]
+    c, s = math.cos(angle), math.sin(angle)
+    p[:, :2] = p[:, :2] @ np.array([[c, -s], [s, c]]).T * scale + np.asarray(shift)
+    return p
+
+
+def test_tap_signal_is_invariant_to_framing_and_aspect():
+    ref = TapSignal(space="image", width=1, height=1).update(0.0, hand(0.8), None)
+    assert ref == pytest.approx(0.8)
+    for w, h in [(640, 480), (1920, 1080), (480, 640)]:
+        for kw in ({"scale": 2.5}, {"shift": (300, 200)}, {"angle": 0.7}):
+            px = hand(0.8, **kw) + np.array([200.0, 300.0, 0.0])
+            norm = px / np.array([w, h, w], float)
+            assert TapSignal(space="image").update(0.0, norm, None, width=w, height=h) == pytest.approx(0.8)
+    world = hand(0.8, angle=1.0) / 1000
+    assert TapSignal(space="world").update(0.0, None, world) == pytest.approx(0.8)
+    assert math.isnan(TapSignal().update(0.0, None, None))
+    with pytest.raises(ValueError):
+        TapSignal(space="pixels")  # type: ignore[arg-type]
+
+
+def test_tap_signal_palm_median_ignores_one_bad_frame():
+    sig = TapSignal(space="world")
+    for i in range(10):
+        sig.update(i / 30, None, hand(0.5) / 1000)
+    bad = hand(0.5) / 1000
+    bad[MIDDLE_MCP] *= 0.5  # a blurred frame halves the palm for one frame
+    assert sig.update(10 / 30, None, bad) == pytest.approx(0.5)
+
+
+def test_interval_speeds_and_pauses():
+    t = np.arange(0, 3, 0.05)
+    x = np.where(t < 1.0, t, np.where(t < 1.5, 1.0, 1.0 + (t - 1.5)))  # still between 1.0 and 1.5 s
+    v = interval_speeds(t, x)
+    assert v.shape == (len(t) - 1,)
+    assert np.allclose(v[:19], 1.0)
+    (pause,) = find_pauses(t, x, start_s=0.0, end_s=3.0, threshold=0.1)
+    assert pause == pytest.approx((1.0, 1.5))
+    assert find_pauses(t, x, start_s=0.0, end_s=3.0, threshold=0.1, min_duration_s=0.6) == []
+    assert find_pauses(t, x, start_s=1.35, end_s=3.0, threshold=0.1) == []  # only 0.15 s of it inside
+    x2 = x.copy()
+    x2[22:28] = np.nan  # untracked in the middle: never a pause through missing data
+    assert find_pauses(t, x2, start_s=0.0, end_s=3.0, threshold=0.1) == []
+
+
+def test_measure_taps_on_an_analytic_signal():
+    fs = 100.0
+    t = np.arange(0, 3, 1 / fs)
+    x = 0.6 + 0.4 * np.cos(2 * np.pi * 1.0 * t)  # openings at 0, 1, 2 s; contacts at 0.5, 1.5, 2.5 s
+    taps = measure_taps(t, x, [(0.0, 1.0), (1.0, 2.0)])
+    assert len(taps) == 2
+    for k, tap in enumerate(taps):
+        assert tap["peak_s"] == pytest.approx(0.5 + k, abs=0.002)
+        assert tap["min_distance"] == pytest.approx(0.2, abs=0.002)
+        assert tap["amplitude"] == pytest.approx(1.0, abs=0.002)
+        # central 80 % of a half cosine: 0.8 * 0.8 / ((acos(-0.8) - acos(0.8)) / (2 pi) s)
+        expect = 0.64 / ((math.acos(-0.8) - math.acos(0.8)) / (2 * math.pi))
+        assert tap["closing_speed"] == pytest.approx(expect, rel=0.02)
+        assert tap["opening_speed"] == pytest.approx(expect, rel=0.02)
+        assert tap["partly_untracked"] is False
+    x[120] = np.nan
+    assert measure_taps(t, x, [(1.0, 2.0)])[0]["partly_untracked"] is True
+    assert measure_taps(t, np.full(len(t), np.nan), [(1.0, 2.0)]) == []
+
+
+def test_rest_held_open_is_trimmed_off_a_tap():
+    fs = 50.0
+    t = np.arange(0, 3, 1 / fs)
+    x = np.ones(len(t))
+    dip = (t >= 2.0) & (t < 2.5)
+    x[dip] = 0.55 + 0.45 * np.cos(2 * np.pi * 2 * (t[dip] - 2.0))
+    (tap,) = measure_taps(t, x, [(0.0, 3.0)])
+    assert tap["start_s"] == pytest.approx(2.0, abs=0.05)
+    assert tap["end_s"] == pytest.approx(2.5, abs=0.05)
+    (given,) = measure_taps(t, x, [(0.0, 3.0)], trim_rest=False)
+    assert given["start_s"] == 0.0 and given["end_s"] == 3.0
+
+
+def fake_taps(amplitudes, peaks):
+    return [
+        {
+            "start_s": p - 0.1,
+            "end_s": p + 0.1,
+            "peak_s": p,
+            "amplitude": a,
+            "min_distance": 0.1,
+            "opening_speed": 1.0,
+            "closing_speed": 2.0,
+            "sparc": -1.5,
+            "partly_untracked": False,
+        }
+        for a, p in zip(amplitudes, peaks, strict=True)
+    ]
+
+
+def test_session_metrics_decrement_and_rhythm():
+    t = np.arange(0, 10, 0.02)
+    x = np.ones(len(t))
+    amps = np.linspace(1.0, 0.4, 9)
+    peaks = 1.0 + 0.5 * np.arange(9)
+    peaks[4:] += 0.1  # one longer interval
+    m, warnings = tapping_metrics(t, x, fake_taps(amps, peaks))
+    assert m["tap_count"] == 9
+    assert m["amplitude_decrement_pct"] == pytest.approx((0.925 - 0.475) / 0.925 * 100)
+    assert m["amplitude_slope_per_tap"] == pytest.approx(-0.6 / 8)
+    assert m["decrement_slope"] == pytest.approx(0.6 / 8 / 0.925 * 100)
+    iv = np.diff(peaks)
+    assert m["interval_cv"] == pytest.approx(iv.std() / iv.mean())
+    assert m["frequency_hz"] == pytest.approx(1 / iv.mean())
+    assert m["closing_speed_mean"] == 2.0 and m["sparc_mean"] == -1.5
+    assert warnings == []
+
+
+def test_session_metrics_few_taps_warn():
+    t = np.arange(0, 5, 0.02)
+    m, w = tapping_metrics(t, np.ones(len(t)), fake_taps([1.0], [1.0]))
+    assert m["frequency_hz"] == 0.0 and math.isnan(m["interval_cv"]) and math.isnan(m["amplitude_decrement_pct"])
+    assert any("too few" in s for s in w)
+    m0, w0 = tapping_metrics(t, np.ones(len(t)), [])
+    assert m0["tap_count"] == 0 and m0["hesitations"] == 0 and w0[0].startswith("No taps were detected")
