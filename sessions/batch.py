@@ -334,14 +334,18 @@ def score_item(
 
 
 def warm_up() -> None:
-    """Import the tracking stack once per worker, before its first video (so it is not timed)."""
-    with contextlib.suppress(ImportError):
+    """Load the tracking stack and models once per worker, before its first video (so it is not timed)."""
+    with contextlib.suppress(Exception):
+        import numpy as np
+
         import exercises.registry
         import sessions.pipeline
-        import tracking.hands
+        from tracking.hands import HandTracker
 
         exercises.registry.exercise_names()
-        del sessions.pipeline, tracking.hands
+        with HandTracker() as tracker:
+            tracker.detect(np.zeros((64, 64, 3), np.uint8), 0.0)
+        del sessions.pipeline
 
 
 def probe_duration(path: str | os.PathLike[str]) -> float | None:
@@ -456,7 +460,6 @@ def run_batch(
     """
     out = BatchOutput(Path(out_dir))
     emit = on_event or (lambda kind, info: None)
-    workers = max(1, workers or os.cpu_count() or 1)
     summary = BatchSummary(total=len(items))
     started = time.perf_counter()
     with _exclusive(out.root):
@@ -480,6 +483,7 @@ def run_batch(
                 ray_address=ray_address,
                 timeout_s=timeout_s,
                 max_side=max_side,
+                log_path=out.root / "workers.log",
                 emit=emit,
             ):
                 _save_outcome(out, by_key[outcome.key], outcome, summary)
@@ -509,10 +513,11 @@ def _run_engine(
     todo: Sequence[BatchItem],
     *,
     engine: Engine,
-    workers: int,
+    workers: int | None,
     ray_address: str | None,
     timeout_s: float | None,
     max_side: int,
+    log_path: Path,
     emit: Callable[[str, dict[str, Any]], None],
 ) -> Iterator[VideoOutcome]:
     if not todo:
@@ -537,10 +542,11 @@ def _run_engine(
         run_pool(
             fn,
             tasks,
-            workers=min(workers, len(todo)),
+            workers=min(workers or os.cpu_count() or 1, len(todo)),
             first_limit_s=first_limit,
             limit_for_duration=limit,
             initializer=warm_up,
+            log_path=log_path,
         )
     ) as ev:
         for event in ev:

@@ -66,6 +66,7 @@ def run_pool(
     first_limit_s: float,
     limit_for_duration: Callable[[float | None], float],
     initializer: Callable[[], None] | None = None,
+    log_path: str | os.PathLike[str] | None = None,
     poll_s: float = 0.25,
 ) -> Generator[PoolEvent, None, None]:
     """Run ``fn(arg, notify)`` for every ``(task_id, arg)`` in spawned worker processes.
@@ -87,6 +88,8 @@ def run_pool(
     initializer
         Run once in each worker before it takes tasks (imports, model loading), so that start-up time
         never counts against a task's limit.
+    log_path
+        Append the workers' stdout and stderr (library chatter, native crash messages) to this file.
     poll_s
         Longest wait between checks of deadlines and dead workers.
 
@@ -105,7 +108,7 @@ def run_pool(
     ctx = mp.get_context("spawn")
     queue = iter(tasks)
     exhausted = False
-    start = functools.partial(_Worker.start, ctx, fn, initializer)
+    start = functools.partial(_Worker.start, ctx, fn, initializer, None if log_path is None else os.fspath(log_path))
     pool: list[_Worker] = [start() for _ in range(workers)]
     failed_starts = 0
     try:
@@ -146,7 +149,7 @@ def run_pool(
                     pool[i] = start()
                 elif time.monotonic() > w.deadline:
                     limit = w.deadline - w.started
-                    yield TaskFailed(w.task_id, "timeout", f"processing took longer than the limit of {limit:.0f} s")
+                    yield TaskFailed(w.task_id, "timeout", f"processing took longer than the limit of {limit:.3g} s")
                     w.stop()
                     pool[i] = start()
     finally:
@@ -164,9 +167,10 @@ class _Worker:
     deadline: float = float("inf")
 
     @classmethod
-    def start(cls, ctx: Any, fn: TaskFn, initializer: Callable[[], None] | None) -> _Worker:
+    def start(cls, ctx: Any, fn: TaskFn, initializer: Callable[[], None] | None, log_path: str | None) -> _Worker:
         parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=_worker_main, args=(child, fn, initializer, os.getpid()), daemon=True)
+        args = (child, fn, initializer, log_path, os.getpid())
+        proc = ctx.Process(target=_worker_main, args=args, daemon=True)
         proc.start()
         child.close()
         return cls(proc=proc, conn=parent)
@@ -215,8 +219,15 @@ class _Worker:
         self.conn.close()
 
 
-def _worker_main(conn: Connection, fn: TaskFn, initializer: Callable[[], None] | None, parent_pid: int) -> None:
+def _worker_main(
+    conn: Connection, fn: TaskFn, initializer: Callable[[], None] | None, log_path: str | None, parent_pid: int
+) -> None:
     _die_with_parent(parent_pid)
+    if log_path is not None:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
     # Ctrl-C goes to the whole process group; the parent decides what to do and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if initializer is not None:

@@ -23,7 +23,7 @@ def run_ray(
     fn: Callable[[BatchItem], VideoOutcome],
     items: Sequence[BatchItem],
     *,
-    workers: int,
+    workers: int | None,
     address: str | None = None,
     timeout_s: float | None = None,
     max_retries: int = 1,
@@ -39,7 +39,8 @@ def run_ray(
     items
         Videos to process; their paths must be readable at the same path on every Ray node.
     workers
-        Tasks in flight. With no ``address`` a local Ray is started with this many CPUs.
+        Tasks in flight (default: the cluster's CPUs). With no ``address`` a local Ray is started with
+        this many CPUs (default: all cores).
     address
         An existing cluster (``'auto'``, ``'HOST:6379'``, ``'ray://HOST:10001'``); None = local.
     timeout_s
@@ -56,7 +57,7 @@ def run_ray(
     if started_here:
         _init_ray(address=address, workers=workers)
     try:
-        capacity = workers if address is None else max(workers, int(ray.cluster_resources().get("CPU", workers)))
+        capacity = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         remote = ray.remote(num_cpus=1, max_retries=max_retries)(_run_task)
         queue = deque(items)
         running: dict[Any, tuple[BatchItem, float, float | None]] = {}  # ref -> (item, deadline, duration)
@@ -81,7 +82,7 @@ def run_ray(
                     yield VideoOutcome(
                         item.key,
                         error_kind="timeout",
-                        error=f"processing took longer than the limit of {limit:.0f} s",
+                        error=f"processing took longer than the limit of {limit:.3g} s",
                         duration_s=duration or 0.0,
                     )
     finally:
@@ -89,11 +90,18 @@ def run_ray(
             ray.shutdown()
 
 
-def _init_ray(*, address: str | None, workers: int) -> None:
+def _init_ray(*, address: str | None, workers: int | None) -> None:
+    import os
+
     import ray
 
     if address is None:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(
+            num_cpus=workers or os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
         return
     import importlib
 

@@ -124,7 +124,7 @@ class BatchProgress:
         self._progress = Progress(
             TextColumn("[bold]Scoring[/]"),
             BarColumn(),
-            TextColumn("{task.fields[done]}/{task.total:.0f} videos"),
+            TextColumn("{task.fields[done]}/{task.fields[videos]} videos"),
             TextColumn("{task.fields[errors]}"),
             TextColumn("{task.fields[fps]} frames/s"),
             TimeElapsedColumn(),
@@ -133,7 +133,7 @@ class BatchProgress:
             console=err,
             disable=not enabled,
         )
-        self._task = self._progress.add_task("batch", total=None, done=0, errors="", fps="-")
+        self._task = self._progress.add_task("batch", total=None, done=0, videos="?", errors="", fps="-")
         self._done = 0
         self._errors = 0
         self._frames_done = 0  # of finished videos in this run
@@ -151,7 +151,13 @@ class BatchProgress:
         if kind == "start":
             self._done = int(info["done"])
             self._started = time.perf_counter()
-            self._progress.update(self._task, total=max(1, int(info["total"])), completed=self._done)
+            self._progress.update(
+                self._task,
+                total=max(1, int(info["total"])),
+                completed=self._done,
+                done=self._done,
+                videos=info["total"],
+            )
         elif kind == "progress":
             self._running[info["key"]] = (int(info["frames"]), int(info["total_frames"]))
         elif kind == "video":
@@ -198,3 +204,7 @@ def print_batch_summary(summary: Any, out: Path) -> None:
     console.print(table)
     if summary.interrupted:
         err.print("[yellow]interrupted:[/] run the same command again to finish the remaining videos")
+
+
+if __name__ == "__main__":  # python -m sessions.cli_batch (the same command as `handrehab batch`)
+    typer.run(batch)
