@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -108,37 +109,49 @@ def rep_values_figure(
     return fig
 
 
-def gauge_figure(
+def gauge_html(
     value: float,
     *,
     label: str,
     unit: str,
     normal_range: tuple[float, float] | None,
     target: float | None = None,
-) -> go.Figure:
-    """A ROM gauge: the current value, the normal range in green and the patient's target as a line."""
+) -> str:
+    """A light ROM gauge (HTML, redrawn several times a second): the value as a bar over the normal range.
+
+    The green band is the normal range, the orange line the patient's target; the scale runs from
+    the lower end of the normal range to a quarter beyond its upper end.
+    """
     lo, hi = normal_range if normal_range is not None else (0.0, 1.0)
-    span = max(hi - lo, 1e-9)
-    axis_max = hi + 0.25 * span if unit != "deg" else max(hi + 10.0, 1.0)
-    axis_min = min(0.0, lo - 0.25 * span)
-    gauge: dict[str, Any] = {
-        "axis": {"range": [axis_min, axis_max]},
-        "bar": {"color": "#2e86de"},
-        "steps": [{"range": [lo, hi], "color": "rgba(39, 174, 96, 0.3)"}] if normal_range else [],
-    }
-    if target is not None and math.isfinite(target):
-        gauge["threshold"] = {"line": {"color": "#e67e22", "width": 5}, "thickness": 0.9, "value": target}
-    fig = go.Figure(
-        go.Indicator(
-            mode="gauge+number",
-            value=value if math.isfinite(value) else None,
-            number={"suffix": "°" if unit == "deg" else "", "valueformat": ".0f" if unit == "deg" else ".2f"},
-            title={"text": label},
-            gauge=gauge,
-        )
+    top = hi + 0.25 * (hi - lo) if hi > lo else lo + 1.0
+
+    def pct(x: float) -> float:
+        return 100.0 * min(max((x - lo) / (top - lo), 0.0), 1.0)
+
+    shown = format_value(value, unit)
+    fill = pct(value) if math.isfinite(value) else 0.0
+    band = (
+        f"<div style='position:absolute;left:0;width:{pct(hi):.1f}%;top:0;bottom:0;background:{NORMAL_FILL}'></div>"
+        if normal_range is not None
+        else ""
     )
-    fig.update_layout(height=240, margin={"l": 20, "r": 20, "t": 50, "b": 10})
-    return fig
+    mark = (
+        f"<div title='target' style='position:absolute;left:{pct(target):.1f}%;top:-6px;bottom:-6px;"
+        "width:4px;background:#e67e22'></div>"
+        if target is not None and math.isfinite(target)
+        else ""
+    )
+    return (
+        f"<div id='rom-gauge' data-value='{value if math.isfinite(value) else ''}' style='margin:0.5rem 0 1rem 0'>"
+        f"<div style='font-size:0.95rem;color:#566573'>{html.escape(label)}</div>"
+        f"<div style='font-size:2.4rem;font-weight:600'>{shown}</div>"
+        "<div style='position:relative;height:22px;border-radius:4px;background:#eaecee;overflow:visible'>"
+        f"{band}<div style='position:absolute;left:0;width:{fill:.1f}%;top:4px;bottom:4px;background:#2e86de;"
+        f"border-radius:3px'></div>{mark}</div>"
+        f"<div style='display:flex;justify-content:space-between;font-size:0.8rem;color:#7f8c8d'>"
+        f"<span>{format_value(lo, unit)}</span><span>target {format_value(target or math.nan, unit)}</span>"
+        f"<span>{format_value(top, unit)}</span></div></div>"
+    )
 
 
 def history_figure(

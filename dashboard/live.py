@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import time
 import wave
 from functools import cache
 from typing import Any
@@ -13,13 +14,13 @@ import numpy as np
 import streamlit as st
 
 from dashboard import context
-from dashboard.charts import format_value, gauge_figure
+from dashboard.charts import gauge_html
 from dashboard.live_processor import LiveProcessor, LiveSnapshot, SetTarget
 from dashboard.patients import patient_picker
 from dashboard.state import load_value_target, save_value_target
 from dashboard.tables import metrics_frame
 
-REFRESH_S = 0.25  # how often the counter and gauge are redrawn while the camera runs
+REFRESH_S = 0.3  # how often the counter and gauge are redrawn while the camera runs
 COUNTER_ID = "rep-counter"
 
 
@@ -70,7 +71,7 @@ def render() -> None:
         target = SetTarget(reps=None, seconds=float(c1.number_input("Seconds", 5, 1800, 60, key="live_secs")))
     value_target = _value_target_input(c3, ex, patient_id=patient_id)
     sound = c2.toggle("Sound per rep", value=False, key="live_sound")
-    st.info(ex.instructions, icon="🖐️")
+    st.info(ex.instructions, icon=":material/back_hand:")
 
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
@@ -126,48 +127,61 @@ def _value_target_input(slot: Any, ex: Any, *, patient_id: str | None) -> float 
     return value
 
 
-@st.fragment(run_every=REFRESH_S)
 def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: float | None, sound: bool) -> None:
-    """Counter, gauge, prompt and set summary, redrawn from the processor's latest snapshot."""
-    from exercises.registry import get_exercise
+    """Counter, gauge and prompt redrawn from the processor's latest snapshot while the camera runs.
 
-    ex = get_exercise(exercise)
+    The page script polls (it never blocks the frame thread): a click anywhere (STOP, a widget)
+    interrupts the loop and reruns the page. When the set's target is reached the loop ends with
+    the set's summary and a button for the next set.
+    """
     proc = webrtc.video_processor if webrtc.state.playing else None
     if not isinstance(proc, LiveProcessor):
         st.markdown(counter_html(0, target=target.reps, flash=False), unsafe_allow_html=True)
         st.write("Press **START** and allow the camera. Nothing leaves this computer.")
         _show_summary(st.session_state.get("live_summary"))
         return
-    snap = proc.snapshot()
-    seen = st.session_state.get("live_seen", (None, 0))
-    new_reps = snap.rep_count > seen[1] and seen[0] == (id(proc), snap.set_id)
-    st.session_state["live_seen"] = ((id(proc), snap.set_id), snap.rep_count)
-    st.markdown(counter_html(snap.rep_count, target=target.reps, flash=new_reps), unsafe_allow_html=True)
-    if new_reps and sound:
-        st.audio(tick_sound(), format="audio/wav", autoplay=True)
+    from exercises.registry import get_exercise
+
+    ex = get_exercise(exercise)
+    panel, sound_slot = st.empty(), st.empty()
+    seen = (proc.snapshot().set_id, proc.snapshot().rep_count)
+    while True:
+        snap = proc.snapshot()
+        new_reps = (snap.set_id, snap.rep_count) > seen and snap.set_id == seen[0]
+        seen = (snap.set_id, snap.rep_count)
+        with panel.container():
+            _draw_live(snap, ex=ex, target=target, value_target=value_target, flash=new_reps)
+        if new_reps and sound:
+            sound_slot.audio(tick_sound(), format="audio/wav", autoplay=True)
+        if snap.done:
+            break
+        time.sleep(REFRESH_S)
+    _finish_set(proc, snap, exercise=exercise)
+    _show_summary(st.session_state.get("live_summary"))
+    st.button("Start a new set", key="live_new_set", type="primary", on_click=_new_set, args=(proc,))
+
+
+def _new_set(proc: LiveProcessor) -> None:
+    proc.start_new_set()
+    st.session_state.pop("live_summary", None)
+
+
+def _draw_live(snap: LiveSnapshot, *, ex: Any, target: SetTarget, value_target: float | None, flash: bool) -> None:
+    st.markdown(counter_html(snap.rep_count, target=target.reps, flash=flash), unsafe_allow_html=True)
     if target.reps:
         st.progress(min(snap.rep_count / target.reps, 1.0))
     elif target.seconds:
         st.progress(min(snap.elapsed_s / target.seconds, 1.0), text=f"{snap.elapsed_s:.0f} / {target.seconds:.0f} s")
     if snap.prompt and not snap.done:
         st.markdown(f"<div id='live-prompt' style='font-size:1.4rem'>{html.escape(snap.prompt)}</div>", True)
-    st.plotly_chart(
-        gauge_figure(
-            snap.value, label=ex.value_label, unit=snap.unit, normal_range=ex.normal_range, target=value_target
-        ),
-        key="live_gauge",
-        config={"displayModeBar": False},
+    st.markdown(
+        gauge_html(snap.value, label=ex.value_label, unit=snap.unit, normal_range=ex.normal_range, target=value_target),
+        unsafe_allow_html=True,
     )
     st.caption(
-        f"Now: {format_value(snap.value, snap.unit)} · camera {snap.width}×{snap.height} · "
-        f"analysing {snap.processing_fps:.0f} frames/s"
+        f"camera {snap.width}×{snap.height} · {snap.processing_fps:.0f} frames/s analysed "
+        f"({snap.frames_processed} of {snap.frames_seen} received) · delay {snap.delay_s:.1f} s"
     )
-    if snap.done:
-        _finish_set(proc, snap, exercise=exercise)
-        _show_summary(st.session_state.get("live_summary"))
-        if st.button("Start a new set", key="live_new_set", type="primary"):
-            proc.start_new_set()
-            st.session_state.pop("live_summary", None)
 
 
 def _finish_set(proc: LiveProcessor, snap: LiveSnapshot, *, exercise: str) -> None:

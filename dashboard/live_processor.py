@@ -50,6 +50,7 @@ class LiveSnapshot:
     frames_seen: int = 0
     frames_processed: int = 0
     processing_fps: float = 0.0
+    delay_s: float = 0.0  # how far the analysed frame lags behind real time (grows if frames queue upstream)
     width: int = 0
     height: int = 0
     done: bool = False
@@ -165,10 +166,16 @@ class LiveProcessor(VideoProcessorBase):
         self._snapshot = LiveSnapshot()
         self._recordings: dict[int, _Recording] = {0: _Recording()}
         self._restart_requested = False
-        # Created on the worker thread at the first frame: MediaPipe graphs stay on one thread.
+        # The tracker is made (and its models loaded) on a warm-up thread while the WebRTC connection
+        # is being set up, then handed to the frame thread, which alone uses it from then on.
         self._tracker: Any = None
+        self._warmup: threading.Thread | None = threading.Thread(
+            target=self._make_tracker, name="handrehab-tracker-warmup", daemon=True
+        )
+        self._warmup.start()
         self._detector: LiveDetector | None = None
         self._t0: float | None = None
+        self._min_offset = math.inf
         self._set_t0: float | None = None
         self._rate: list[float] = []
 
@@ -191,7 +198,10 @@ class LiveProcessor(VideoProcessorBase):
         if self._detector is None or restart:
             self._detector = self._detector_factory()
             self._set_t0 = None
-        if self._tracker is None:
+        if self._warmup is not None:
+            self._warmup.join()
+            self._warmup = None
+        if self._tracker is None:  # the warm-up failed: try once more here, letting the error show
             self._tracker = self._tracker_factory()
         landmarks = self._tracker.process(t, rgb)
         if self._set_t0 is None:
@@ -200,6 +210,14 @@ class LiveProcessor(VideoProcessorBase):
         framing = framing_prompt(rgb, landmarks.image, dark_threshold=self._dark, min_hand_size=self._min_size)
         self._publish(set_id, t, rgb.shape, landmarks, state, framing)
         return self._overlay(frame, rgb, landmarks)
+
+    def _make_tracker(self) -> None:
+        try:
+            tracker = self._tracker_factory()
+            tracker.process(-1.0, np.zeros((240, 320, 3), np.uint8))  # loads the models before the first frame
+        except Exception:  # reported when the frame thread makes the tracker itself
+            return
+        self._tracker = tracker
 
     def _default_tracker(self) -> Any:
         from tracking.hands import HandTracker
@@ -231,6 +249,9 @@ class LiveProcessor(VideoProcessorBase):
     ) -> None:
         now = time.monotonic()
         self._rate = [x for x in self._rate if now - x < 2.0] + [now]
+        # Delay: arrival clock minus stream clock, relative to the least-delayed frame seen so far.
+        self._min_offset = min(self._min_offset, now - t)
+        delay = (now - t) - self._min_offset
         assert self._set_t0 is not None
         elapsed = t - self._set_t0
         with self._lock:
@@ -254,6 +275,7 @@ class LiveProcessor(VideoProcessorBase):
                 last_rep=state.last_rep if state.last_rep is not None else snap.last_rep,
                 last_rep_at=now if state.rep_completed else snap.last_rep_at,
                 elapsed_s=elapsed,
+                delay_s=delay,
                 frames_processed=snap.frames_processed + 1,
                 processing_fps=(len(self._rate) - 1) / max(now - self._rate[0], 1e-6) if len(self._rate) > 1 else 0.0,
                 width=shape[1],
@@ -280,6 +302,9 @@ class LiveProcessor(VideoProcessorBase):
 
     def on_ended(self) -> None:
         """The stream stopped: release MediaPipe (called on the worker thread)."""
+        if self._warmup is not None:
+            self._warmup.join()
+            self._warmup = None
         if self._tracker is not None:
             self._tracker.close()
             self._tracker = None

@@ -33,11 +33,12 @@ def patient_picker(store: Any, *, key: str, allow_none: bool = False) -> str | N
     """
     patients = store.list_patients()
     names = {p.id: f"{p.display_name} ({p.id})" for p in patients}
-    options: list[str | None] = [*([None] if allow_none else []), *names]
-    current = current_patient()
+    # "" stands for "no patient": a None option would show as an empty selectbox.
+    options: list[str] = [*([""] if allow_none else []), *names]
+    current = current_patient() or ""
     if current not in options:
-        current = options[0] if options else None
-        set_current_patient(current)
+        current = options[0] if options else ""
+        set_current_patient(current or None)
     chosen: str | None = None
     if options:
         widget = f"{key}_patient_select"
@@ -46,9 +47,10 @@ def patient_picker(store: Any, *, key: str, allow_none: bool = False) -> str | N
         chosen = st.selectbox(
             "Patient",
             options,
-            format_func=lambda pid: "no patient (do not save)" if pid is None else names[pid],
+            format_func=lambda pid: names.get(pid, "no patient (not saved to a history)"),
             key=widget,
         )
+        chosen = chosen or None
         set_current_patient(chosen)
     else:
         st.info("No patients yet: add one below.")

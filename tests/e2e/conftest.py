@@ -1,0 +1,223 @@
+"""Browser fixtures: the dashboard served by ``streamlit run app.py`` and headless Chromium with a fake camera.
+
+The fake camera plays a ``.y4m`` made from ``sample_videos/finger_tapping.mp4``: the clip's first frame
+held for ``LEAD_IN_S`` (the WebRTC connection is set up while it plays, so no tap is lost), the clip,
+then its last frame held for ``TAIL_S`` so the counter can settle. Chromium loops the file when it
+ends; the tail is long enough that no test runs into the second loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("HANDREHAB_CHROMIUM", "/usr/bin/chromium"))
+SAMPLES = Path(os.environ.get("HANDREHAB_SAMPLES", ROOT / "sample_videos"))
+SCREENSHOTS = Path(os.environ.get("HANDREHAB_SCREENSHOTS", ROOT / "tests" / "e2e" / "screenshots"))
+LEAD_IN_S = 2.5
+TAIL_S = 14.0
+CAMERA_SIZE = (480, 360)
+CHROMIUM_FLAGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A sample clip and what it truly contains."""
+
+    path: Path
+    exercise: str
+    hand: str
+    rep_count: int
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    data_dir: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _needs(tool: str, path: Path | None = None) -> None:
+    if (path is not None and not path.exists()) or (path is None and shutil.which(tool) is None):
+        pytest.skip(f"{tool} is not installed")
+
+
+@pytest.fixture(scope="session")
+def tapping_clip() -> Clip:
+    """``sample_videos/finger_tapping.mp4`` and its truth."""
+    video = SAMPLES / "finger_tapping.mp4"
+    truth_file = SAMPLES / "finger_tapping.truth.json"
+    if not video.exists() or not truth_file.exists():
+        pytest.skip(f"no sample clip {video} (render the samples first: make samples)")
+    truth = json.loads(truth_file.read_text())
+    return Clip(
+        path=video,
+        exercise=truth["exercise"],
+        hand=truth["hand"],
+        rep_count=int(truth["rep_count"]),
+        duration_s=float(truth["video"]["duration_s"]),
+    )
+
+
+@pytest.fixture(scope="session")
+def camera_file(tapping_clip: Clip, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake camera's ``.y4m``: first frame held, the clip, last frame held (see module docstring)."""
+    _needs("ffmpeg")
+    out = tmp_path_factory.mktemp("camera") / "finger_tapping.y4m"
+    w, h = CAMERA_SIZE
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(tapping_clip.path),
+            "-vf",
+            f"scale={w}:{h},fps=30,tpad=start_duration={LEAD_IN_S}:start_mode=clone:"
+            f"stop_duration={TAIL_S}:stop_mode=clone",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "yuv4mpegpipe",
+            str(out),
+        ],
+        check=True,
+        timeout=120,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``streamlit run app.py`` on a free port with its own data folder; stopped at the end."""
+    data_dir = tmp_path_factory.mktemp("data")
+    log = data_dir.parent / "streamlit.log"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HANDREHAB_DATA_DIR": str(data_dir),
+        "HANDREHAB_SAMPLES": str(SAMPLES),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("HANDREHAB_PASSWORD", None)
+    env.pop("HANDREHAB_DB_URL", None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "localhost",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield Server(url=url, data_dir=data_dir, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser_context(camera_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian Chromium (fresh profile) whose camera plays ``camera_file``."""
+    _needs("chromium", CHROMIUM)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera_file}"],
+            accept_downloads=True,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context: Any) -> Iterator[Any]:
+    """A fresh tab (its own Streamlit session)."""
+    tab = browser_context.new_page()
+    tab.set_default_timeout(30_000)
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot to ``tests/e2e/screenshots/NAME.png`` (gitignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_for_app(page: Any) -> None:
+    """Until the Streamlit script has finished its run (no 'running' indicator)."""
+    page.wait_for_selector("[data-testid='stApp']", state="attached")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=60_000,
+    )
