@@ -39,7 +39,17 @@ from typing import Any, Literal
 import numpy as np
 
 from exercises.base import FrameLandmarks
-from tracking.series import MIDDLE_MCP, N_LANDMARKS, WRIST, Handedness, LandmarkSeries
+from tracking.series import (
+    INDEX_MCP,
+    MIDDLE_MCP,
+    N_LANDMARKS,
+    PINKY_MCP,
+    RING_MCP,
+    THUMB_TIP,
+    WRIST,
+    Handedness,
+    LandmarkSeries,
+)
 from tracking.video import VideoInfo, read_video
 
 HandChoice = Literal["auto", "left", "right"]
@@ -77,13 +87,30 @@ class HandDetection:
         MediaPipe's handedness confidence (the Python solution exposes no separate presence score;
         hands below the tracking threshold are not returned at all).
     handedness : 'left' or 'right'
-        The person's anatomical hand (see module docstring).
+        The person's anatomical hand by MediaPipe's classifier (see module docstring).
+    chirality : float
+        Geometric handedness evidence, positive for a right hand (see :func:`thumb_chirality`).
     """
 
     image: np.ndarray
     world: np.ndarray
     score: float
     handedness: Handedness
+    chirality: float = 0.0
+
+    @property
+    def right_evidence(self) -> float:
+        """Evidence for a right hand in -2..2: the classifier's margin plus the thumb's chirality.
+
+        On rendered and real hands the classifier can hover near 50 % in tracking mode, while the
+        thumb lying on the palmar side is a steady cue; either can decide when the other is unsure.
+        """
+        margin = (2 * self.score - 1) * (1 if self.handedness == "right" else -1)
+        return float(margin + np.clip(self.chirality / 0.3, -1.0, 1.0))
+
+    @property
+    def likely_hand(self) -> Handedness:
+        return "right" if self.right_evidence >= 0 else "left"
 
     @property
     def centroid(self) -> np.ndarray:
@@ -93,6 +120,26 @@ class HandDetection:
     def size(self) -> float:
         """Wrist to middle-finger MCP distance in normalized image units (a hand-size scale)."""
         return float(np.linalg.norm(self.image[MIDDLE_MCP, :2] - self.image[WRIST, :2]))
+
+
+def thumb_chirality(image: np.ndarray, *, width: int, height: int, mirrored: bool = False) -> float:
+    """Geometric handedness: positive for a right hand, negative for a left hand (unmirrored frame).
+
+    The thumb tip lies on the palmar side of the palm plane. The palm normal taken from the
+    wrist -> index MCP and wrist -> little MCP edges points palmar for one hand and dorsal for the
+    other, so the side of the thumb tip tells the hands apart whichever way the palm faces. Uses
+    MediaPipe's image landmarks (z on the scale of x), so it does not depend on the handedness head.
+    Returned in units of the palm length (wrist to middle MCP); about 0.2-0.6 for a clear hand.
+    """
+    p = np.asarray(image, dtype=np.float64) * (width, height, width)
+    normal = np.cross(p[INDEX_MCP] - p[WRIST], p[PINKY_MCP] - p[WRIST])
+    norm = float(np.linalg.norm(normal))
+    palm = float(np.linalg.norm(p[MIDDLE_MCP] - p[WRIST]))
+    if norm < 1e-9 or palm < 1e-9 or not np.isfinite(norm):
+        return 0.0
+    palm_centre = p[[WRIST, INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP]].mean(axis=0)
+    value = float(np.dot(normal / norm, p[THUMB_TIP] - palm_centre) / palm)
+    return -value if mirrored else value
 
 
 def _quiet_mediapipe() -> Any:
@@ -128,6 +175,7 @@ class _HandsGraph:
         self._mirrored = mirrored
 
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
+        h, w = rgb.shape[:2]
         res = self._graph.process(_readonly(rgb))
         if not res.multi_hand_landmarks:
             return []
@@ -136,12 +184,14 @@ class _HandsGraph:
             res.multi_hand_landmarks, res.multi_hand_world_landmarks, res.multi_handedness, strict=True
         ):
             cls = hd.classification[0]
+            image = np.array([(p.x, p.y, p.z) for p in lms.landmark], dtype=np.float64)
             out.append(
                 HandDetection(
-                    image=np.array([(p.x, p.y, p.z) for p in lms.landmark], dtype=np.float64),
+                    image=image,
                     world=np.array([(p.x, p.y, p.z) for p in wlms.landmark], dtype=np.float64),
                     score=float(cls.score),
                     handedness=anatomical_handedness(cls.label, mirrored=self._mirrored),
+                    chirality=thumb_chirality(image, width=w, height=h, mirrored=self._mirrored),
                 )
             )
         return out
@@ -370,7 +420,7 @@ class HandTracker:
             return None
         pool = dets
         if self.hand != "auto" and len(dets) > 1:
-            pool = [d for d in dets if d.handedness == self.hand] or dets
+            pool = [d for d in dets if d.likely_hand == self.hand] or dets
         if self._last_xy is not None and len(pool) > 1:
             last = self._last_xy
             chosen = min(pool, key=lambda d: float(np.linalg.norm(d.centroid - last)))
@@ -482,7 +532,7 @@ def choose_hand(
     warnings: list[str] = []
     two = any(len(c) >= 2 for c in candidates)
     if not two:
-        votes = sum((d.score if d.handedness == "right" else -d.score) for c in candidates for d in c)
+        votes = sum(d.right_evidence for c in candidates for d in c)
         seen: Handedness = "right" if votes >= 0 else "left"
         for i, c in enumerate(candidates):
             if c:
@@ -501,13 +551,7 @@ def choose_hand(
     for i, frame_ids in enumerate(ids):
         for j, k in enumerate(frame_ids):
             tracks.setdefault(k, []).append((i, j))
-    vote = {
-        k: sum(
-            candidates[i][j].score if candidates[i][j].handedness == "right" else -candidates[i][j].score
-            for i, j in members
-        )
-        for k, members in tracks.items()
-    }
+    vote = {k: sum(candidates[i][j].right_evidence for i, j in members) for k, members in tracks.items()}
     label: dict[int, Handedness] = {k: "right" if v >= 0 else "left" for k, v in vote.items()}
     # Two tracks seen in the same frame are different hands: settle a shared label by vote margin.
     together: dict[tuple[int, int], int] = {}
@@ -703,5 +747,6 @@ __all__ = [
     "choose_hand",
     "forearm_series",
     "forearm_warnings",
+    "thumb_chirality",
     "track_video",
 ]

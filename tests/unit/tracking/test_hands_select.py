@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracking.hands import HandDetection, anatomical_handedness, assign_tracks, choose_hand
+from tracking.hands import HandDetection, anatomical_handedness, assign_tracks, choose_hand, thumb_chirality
 from tracking.series import Handedness
 
 # A flat open hand template (normalized units, wrist at the origin, fingers up), about 0.1 across.
@@ -117,3 +117,36 @@ def test_requested_hand_absent_when_only_the_other_is_seen_with_another() -> Non
 def test_no_hand_at_all() -> None:
     res = choose_hand(np.arange(3) / 30, [[], [], []], hand="auto")
     assert (res.index == -1).all() and res.handedness in ("left", "right")
+
+
+def right_hand_facing_camera() -> np.ndarray:
+    """A person's right hand, palm towards an unmirrored camera, fingers up: the thumb is on the image
+    right (the person's left) and, being palmar, nearer the camera (negative z)."""
+    img = np.zeros((21, 3))
+    img[0] = (0.50, 0.80, 0.0)  # wrist
+    img[5], img[9], img[13], img[17] = (0.55, 0.60, 0), (0.50, 0.58, 0), (0.46, 0.60, 0), (0.42, 0.62, 0)
+    img[1:5] = [(0.56, 0.76, -0.01), (0.60, 0.70, -0.03), (0.62, 0.65, -0.04), (0.63, 0.60, -0.05)]
+    return img
+
+
+def test_thumb_chirality_tells_hands_apart_whichever_way_the_palm_faces() -> None:
+    palm_view = right_hand_facing_camera()
+    back_view = palm_view.copy()  # the same hand turned round: x mirrored about the centre and depth reversed
+    back_view[:, 0] = 1 - back_view[:, 0]
+    back_view[:, 2] *= -1
+    mirrored = palm_view.copy()  # a mirror image of a right hand is a left hand
+    mirrored[:, 0] = 1 - mirrored[:, 0]
+    assert thumb_chirality(palm_view, width=640, height=480) > 0.1
+    assert thumb_chirality(back_view, width=640, height=480) > 0.1
+    assert thumb_chirality(mirrored, width=640, height=480) < -0.1
+    assert (
+        thumb_chirality(mirrored, width=640, height=480, mirrored=True) > 0.1
+    )  # a flipped frame: flip the answer back
+    assert thumb_chirality(np.zeros((21, 3)), width=640, height=480) == 0.0
+
+
+def test_confident_chirality_outvotes_an_unsure_classifier() -> None:
+    t = np.arange(6) / 30
+    # the classifier leans 'left' at 55-60 %; the thumb clearly says right
+    frames = [[HandDetection(right_hand_facing_camera(), right_hand_facing_camera(), 0.6, "left", 0.5)] for _ in t]
+    assert choose_hand(t, frames).handedness == "right"
