@@ -100,6 +100,9 @@ class FingerTapping:
                 raise ValueError(f"each rep must end after it starts; got {bad[0]}")
             taps = measure_taps(t, x, windows, trim_rest=False)
         metrics, warnings = tapping_metrics(t, x, taps)
+        if reps is not None and len(taps) < len(windows):
+            k = len(windows) - len(taps)
+            warnings.append(f"{k} of the given taps had no tracked frames and {'was' if k == 1 else 'were'} left out.")
         return Analysis(
             exercise=self.name,
             reps=taps,

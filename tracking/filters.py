@@ -44,8 +44,13 @@ def tracked_runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
+def _rows(x: np.ndarray) -> np.ndarray:
+    """``x`` as (T, K): one row per sample (works for T = 0 too)."""
+    return x.reshape(len(x), int(np.prod(x.shape[1:], dtype=int)))
+
+
 def _valid_rows(x: np.ndarray) -> np.ndarray:
-    return np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    return np.isfinite(_rows(x)).all(axis=1)
 
 
 def bridge_short_gaps(t: np.ndarray, x: np.ndarray, *, max_gap_frames: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +74,7 @@ def bridge_short_gaps(t: np.ndarray, x: np.ndarray, *, max_gap_frames: int = 2) 
     """
     t = np.asarray(t, float)
     x = np.array(x, float, copy=True)
-    flat = x.reshape(len(x), -1)
+    flat = _rows(x)
     valid = _valid_rows(x)
     if max_gap_frames <= 0 or valid.all() or not valid.any():
         return x, valid
@@ -146,8 +151,8 @@ def lowpass(
     if len(x) == 0:
         return out
     filled, valid = bridge_short_gaps(t, x, max_gap_frames=max_gap_frames)
-    flat_in = filled.reshape(len(x), -1)
-    flat_out = out.reshape(len(x), -1)
+    flat_in = _rows(filled)
+    flat_out = _rows(out)
     for a, b in tracked_runs(valid):
         flat_out[a:b] = _butter_run(t[a:b], flat_in[a:b], cutoff_hz, order)
     out[~_valid_rows(x)] = np.nan

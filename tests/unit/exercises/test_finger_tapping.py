@@ -175,6 +175,8 @@ def test_reanalysis_with_corrected_reps():
     assert len(fewer.reps) == 6
     with pytest.raises(ValueError):
         EX.analyze(s, reps=[(2.0, 1.0)])
+    outside = EX.analyze(s, reps=[*windows[:2], (100.0, 101.0)])
+    assert len(outside.reps) == 2 and any("left out" in w for w in outside.warnings)
 
 
 def test_zero_and_few_taps_are_valid_results_with_warnings():

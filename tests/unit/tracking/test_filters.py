@@ -101,3 +101,12 @@ def test_one_euro_arrays_nan_and_gap_reset():
     assert math.isnan(OneEuroFilter()(0.0, math.nan))
     with pytest.raises(ValueError):
         OneEuroFilter(min_cutoff=0)
+
+
+def test_empty_and_all_missing_inputs():
+    empty = np.zeros(0)
+    assert lowpass(empty, empty).shape == (0,)
+    assert time_derivative(empty, np.zeros((0, 21, 3))).shape == (0, 21, 3)
+    t = np.arange(5) / 30
+    assert np.isnan(lowpass(t, np.full(5, np.nan))).all()
+    assert np.isnan(one_euro(t, np.full(5, np.nan))).all()
