@@ -10,8 +10,9 @@ Taps
     A tap is a dip of the signal (``polarity=-1``) found by the shared :class:`metrics.reps.RepCounter`
     with :data:`TAP_PARAMS` on the unfiltered per-frame signal, so the live counter and the offline
     analysis agree frame for frame. A tap runs from the opening before the contact (``start_s``) through
-    the contact (``peak_s``, the signal minimum, parabola-refined to sub-frame time) to the opening after
-    it (``end_s``). A rest held open for ≥ 0.2 s before or after a tap is trimmed off its interval.
+    the contact (``peak_s``: the middle of the time spent within 15 % of the excursion above the
+    minimum, edges interpolated between frames) to the opening after it (``end_s``). Openings are
+    parabola-refined extremes. A rest held open for ≥ 0.2 s before or after a tap is trimmed off.
 
 Kinematics
     Speeds use the zero-phase low-passed signal (:func:`tracking.filters.lowpass`). Closing and opening
@@ -53,14 +54,15 @@ Space = Literal["world", "image"]
 DEFAULT_SPACE: Space = "image"
 """Coordinates of the tapping signal: 2-D image landmarks on an isotropic pixel scale.
 
-Measured on rendered tapping clips tracked by MediaPipe Hands (model_complexity 1, three-quarter view,
-30 fps; see the engineering report): against the true thumb-index distance the image-based signal had
-a residual of 0.012 palm lengths (still hand: 0.004) and found contacts within 6 ms (median); the 3-D
-world-landmark signal had 0.041 (still: 0.013) and 36 ms, because MediaPipe's predicted world depth
-jitters. A ratio of two image distances is independent of camera distance and framing like the world
-version; what it loses is the depth part of the opening (when the hand turns so that the thumb-index
-line points at the camera the opening looks smaller) — a constant scale within a session, which
-leaves counts, timing and the relative decrement unchanged. 'world' remains available.
+Measured on 8 rendered tapping clips (synth; 16 and 30 fps, palm/three-quarter/side views, motion
+blur, 0.7-4.3 Hz) tracked by MediaPipe Hands, against the true thumb-index distance: the image-based
+signal followed it with a residual of 0.012-0.037 palm lengths and timed contacts within 5-9 ms
+(median; 30 ms for slow taps); the 3-D world-landmark signal had 0.022-0.069 and 8-23 ms (164 ms for
+slow taps), and compressed the opening (slope 0.36-0.85 against the truth, vs 1.03-1.26 for image):
+MediaPipe's predicted world depth jitters and flattens. A ratio of two image distances is independent
+of camera distance and framing like the world version; what it loses is the depth part of the opening
+(a hand turned so that the thumb-index line points at the camera looks less open), a near-constant
+factor within a session that leaves counts, timing and the relative decrement unchanged.
 """
 
 TAP_PARAMS = RepParams(min_prominence=0.07, rel_prominence=0.25, polarity=-1, min_duration_s=0.04, max_gap_s=0.35)
