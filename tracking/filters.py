@@ -201,7 +201,7 @@ class OneEuroFilter:
     image coordinates (0..1) at 15-60 fps: on a simulated fingertip (jitter 0.001, 30 fps) they cut a
     still hand's jitter about 2x and keep the error on a 3 Hz, 0.05-amplitude tapping motion at 0.006
     (raw: 0.001 jitter; beta 0.05 as in many examples lags by 0.03). For pixels divide beta by the
-    frame width; for metres multiply by about 5.
+    frame width; for metres (a 640-px frame spans roughly 0.4 m at arm's length) multiply by about 2.5.
 
     Each element is filtered independently with its own adaptive cut-off. A sample containing any NaN is a
     missing frame: it returns NaN and leaves the state untouched. Non-increasing timestamps return the
