@@ -50,6 +50,7 @@ class FrameLandmarks:
     forearm: np.ndarray | None = None  # (3,) unit elbow->wrist, when pose is tracked
     width: int = 0  # frame size in pixels (0 = unknown); image landmarks are normalized to it
     height: int = 0
+    handedness: str | None = None  # the person's hand ('left'/'right') when known: signs flexion angles
 
 
 @dataclass(frozen=True)
