@@ -165,7 +165,7 @@ def main() -> int:
     parser.add_argument("--cpus", type=int, default=1, help="CPUs to run on (default 1)")
     parser.add_argument("--max-side", type=int, default=960)
     parser.add_argument("--max-frames", type=int, default=300, help="frames per clip")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is kept")
     args = parser.parse_args()
 
     src = args.video or ROOT / "sample_videos" / f"{args.exercise}.mp4"
@@ -176,7 +176,10 @@ def main() -> int:
             return 2
         src = found[0]
     cpus = pin_cpus(args.cpus)
-    print(f"source {src.name}, exercise {args.exercise}, CPUs {cpus}, max_side {args.max_side}")
+    load = os.getloadavg()[0]
+    print(f"source {src.name}, exercise {args.exercise}, CPUs {cpus}, max_side {args.max_side}, load {load:.1f}")
+    if load > (os.cpu_count() or 1) - 0.5:
+        print("warning: the machine is busy with other work; the figures are lower than on an idle machine")
     rows = []
     with tempfile.TemporaryDirectory(prefix="handrehab-speed-") as tmp:
         for w, h in SIZES:
