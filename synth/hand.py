@@ -29,6 +29,7 @@ and the wrist position in camera coordinates. Camera coordinates follow OpenCV: 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -161,19 +162,25 @@ _TIP_INSET = 0.72  # tip landmark sits this many tip radii inside the surface ti
 
 
 def _rot(axis: NDArray[np.float64], deg: float) -> NDArray[np.float64]:
-    """Rotation matrix about a unit axis by an angle in degrees (Rodrigues)."""
-    a = np.asarray(axis, dtype=np.float64)
-    a = a / np.linalg.norm(a)
-    t = np.deg2rad(deg)
-    c, s = np.cos(t), np.sin(t)
-    x, y, z = a
+    """Rotation matrix about an axis by an angle in degrees (Rodrigues)."""
+    x, y, z = float(axis[0]), float(axis[1]), float(axis[2])
+    n = math.sqrt(x * x + y * y + z * z)
+    x, y, z = x / n, y / n, z / n
+    t = math.radians(float(deg))
+    c, s = math.cos(t), math.sin(t)
+    C = 1.0 - c
     return np.array(
         [
-            [c + x * x * (1 - c), x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
-            [y * x * (1 - c) + z * s, c + y * y * (1 - c), y * z * (1 - c) - x * s],
-            [z * x * (1 - c) - y * s, z * y * (1 - c) + x * s, c + z * z * (1 - c)],
+            [c + x * x * C, x * y * C - z * s, x * z * C + y * s],
+            [y * x * C + z * s, c + y * y * C, y * z * C - x * s],
+            [z * x * C - y * s, z * y * C + x * s, c + z * z * C],
         ]
     )
+
+
+def _cross(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Cross product of two 3-vectors (faster than numpy.cross for single vectors)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def rotation_from_euler(yaw: float, pitch: float, roll: float) -> NDArray[np.float64]:
@@ -219,7 +226,7 @@ class HandGeometry:
 
 
 def _local_geometry(
-    pose: NDArray[np.float64], shape: HandShape
+    pose: NDArray[np.float64], shape: HandShape, with_prims: bool = True
 ) -> tuple[NDArray[np.float64], list[tuple[object, ...]]]:
     """Joints and primitives in the local right-hand frame, before wrist/forearm rotation.
 
@@ -234,6 +241,8 @@ def _local_geometry(
 
     def add(frame: str, a: NDArray[np.float64], b: NDArray[np.float64], ra: float, rb: float,
             group: int, kind: int, seg: int, palmar: NDArray[np.float64]) -> None:  # fmt: skip
+        if not with_prims:
+            return
         prims.append((frame, np.asarray(a, float), np.asarray(b, float), ra, rb, group, kind, seg,
                       np.asarray(palmar, float)))  # fmt: skip
 
@@ -245,7 +254,7 @@ def _local_geometry(
         u /= np.linalg.norm(u)
         abd = pose[ANGLE_INDEX[f"{f}_mcp_abd"]] * _ABD_SIGN[f]
         d0 = _rot(_EZ, abd) @ u
-        ax = np.cross(d0, _EZ)
+        ax = _cross(d0, _EZ)
         mcp = pose[ANGLE_INDEX[f"{f}_mcp_flex"]]
         pip = pose[ANGLE_INDEX[f"{f}_pip_flex"]]
         dip = pose[ANGLE_INDEX[f"{f}_dip_flex"]]
@@ -260,27 +269,27 @@ def _local_geometry(
         base = 5 + 4 * fi
         joints[base : base + 4] = (m, p1, p2, p3)
         grp = 2 + fi
-        add("hand", m, p1, R[0], R[1], grp, KIND_PHALANX, 0, np.cross(ax, d1))
-        add("hand", p1, p2, R[1], R[2], grp, KIND_PHALANX, 1, np.cross(ax, d2))
+        add("hand", m, p1, R[0], R[1], grp, KIND_PHALANX, 0, _cross(ax, d1))
+        add("hand", p1, p2, R[1], R[2], grp, KIND_PHALANX, 1, _cross(ax, d2))
         add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2] * 0.97, R[3], grp, KIND_DISTAL, 2,
-            np.cross(ax, d3))  # fmt: skip
+            _cross(ax, d3))  # fmt: skip
 
     # ---- thumb
     ts = shape.finger_scale[0]
     c = np.array(_THUMB_CMC) * s
     ba = np.deg2rad(_THUMB_BASE_ANGLE)
     b0 = np.array([np.sin(ba), np.cos(ba), 0.0])
-    n0 = 0.72 * np.cross(_EZ, b0) + 0.69 * _EZ
+    n0 = 0.72 * _cross(_EZ, b0) + 0.69 * _EZ
     n0 -= b0 * (n0 @ b0)
     n0 /= np.linalg.norm(n0)
     r_cmc = (
         _rot(_EZ, pose[ANGLE_INDEX["thumb_cmc_flex"]])
-        @ _rot(np.cross(b0, _EZ), pose[ANGLE_INDEX["thumb_cmc_abd"]])
+        @ _rot(_cross(b0, _EZ), pose[ANGLE_INDEX["thumb_cmc_abd"]])
         @ _rot(b0, pose[ANGLE_INDEX["thumb_cmc_rot"]])
     )
     d1 = r_cmc @ b0
     n1 = r_cmc @ n0
-    ax = np.cross(d1, n1)
+    ax = _cross(d1, n1)
     tm = pose[ANGLE_INDEX["thumb_mcp_flex"]]
     ti = pose[ANGLE_INDEX["thumb_ip_flex"]]
     d2 = _rot(ax, tm) @ d1
@@ -293,10 +302,12 @@ def _local_geometry(
     joints[1:5] = (c, p1, p2, p3)
     # thumb metacarpal belongs to the palm group (thenar eminence blends into the palm)
     add("hand", c - d1 * 0.006 * s, p1, R[0] * 1.25, R[1] * 1.02, GROUP_PALM, KIND_SKIN, 0,
-        np.cross(ax, d1))  # fmt: skip
-    add("hand", p1, p2, R[1], R[2], 1, KIND_PHALANX, 1, np.cross(ax, d2))
-    add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2], R[3], 1, KIND_DISTAL, 2, np.cross(ax, d3))
+        _cross(ax, d1))  # fmt: skip
+    add("hand", p1, p2, R[1], R[2], 1, KIND_PHALANX, 1, _cross(ax, d2))
+    add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2], R[3], 1, KIND_DISTAL, 2, _cross(ax, d3))
 
+    if not with_prims:
+        return joints, prims
     # ---- palm (group 0)
     pz = _EZ
     for f, bx, rm in (("index", 0.011, 0.0118), ("middle", 0.002, 0.0120),
@@ -384,7 +395,7 @@ def forward_kinematics(
 
 def _joints_only(pose: NDArray[np.float64], shape: HandShape) -> NDArray[np.float64]:
     """Local joints without building primitives (used in optimisation loops)."""
-    j, _ = _local_geometry(pose, shape)
+    j, _ = _local_geometry(pose, shape, with_prims=False)
     return j
 
 

@@ -127,12 +127,13 @@ class Light:
 
 
 @numba.njit(cache=True, fastmath=True, inline="always")
-def _round_cone(px: float, py: float, pz: float, q: NDArray[np.float64]) -> float:
-    # q: ax ay az bax bay baz l2 rr a2 il2 r1 r2
-    pax = px - q[0]
-    pay = py - q[1]
-    paz = pz - q[2]
-    bax, bay, baz, l2, rr, a2, il2, r1, r2 = q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11]
+def _round_cone(px: float, py: float, pz: float, q: NDArray[np.float64], i: int) -> float:
+    # q[i]: ax ay az bax bay baz l2 rr a2 il2 r1 r2
+    pax = px - q[i, 0]
+    pay = py - q[i, 1]
+    paz = pz - q[i, 2]
+    bax, bay, baz, l2 = q[i, 3], q[i, 4], q[i, 5], q[i, 6]
+    rr, a2, il2, r1, r2 = q[i, 7], q[i, 8], q[i, 9], q[i, 10], q[i, 11]
     y = pax * bax + pay * bay + paz * baz
     z = y - l2
     wx = pax * l2 - bax * y
@@ -164,7 +165,7 @@ def _smin(a: float, b: float, k: float) -> float:
     return m - h * h * k * 0.25
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, inline="always")
 def _sdf(
     px: float, py: float, pz: float, q: NDArray[np.float64], grp: NDArray[np.int64],
     sub: NDArray[np.int64], ns: int, fd: NDArray[np.float64],
@@ -174,7 +175,7 @@ def _sdf(
         fd[g] = 1e9
     for j in range(ns):
         i = sub[j]
-        d = _round_cone(px, py, pz, q[i])
+        d = _round_cone(px, py, pz, q, i)
         g = grp[i]
         if g == 0:
             palm = _smin(palm, d, K_PALM)
@@ -229,23 +230,22 @@ def _shade(
     bi = sub[0]
     for j in range(ns):
         i = sub[j]
-        d = _round_cone(px, py, pz, q[i])
+        d = _round_cone(px, py, pz, q, i)
         if d < best:
             best = d
             bi = i
-    qi = q[bi]
-    pax = px - qi[0]
-    pay = py - qi[1]
-    paz = pz - qi[2]
-    l2 = qi[6]
-    h = (pax * qi[3] + pay * qi[4] + paz * qi[5]) / l2
+    pax = px - q[bi, 0]
+    pay = py - q[bi, 1]
+    paz = pz - q[bi, 2]
+    l2 = q[bi, 6]
+    h = (pax * q[bi, 3] + pay * q[bi, 4] + paz * q[bi, 5]) / l2
     if h < 0.0:
         h = 0.0
     elif h > 1.0:
         h = 1.0
-    rx = pax - qi[3] * h
-    ry = pay - qi[4] * h
-    rz = paz - qi[5] * h
+    rx = pax - q[bi, 3] * h
+    ry = pay - q[bi, 4] * h
+    rz = paz - q[bi, 5] * h
     rl = np.sqrt(rx * rx + ry * ry + rz * rz) + 1e-12
     rx /= rl
     ry /= rl
@@ -325,8 +325,8 @@ def _shade(
     # ambient occlusion
     occ = 0.0
     sc = 1.0
-    for it in range(3):
-        hh = 0.002 + 0.005 * it
+    for it in range(2):
+        hh = 0.003 + 0.007 * it
         dd = _sdf(px + nx * hh, py + ny * hh, pz + nz * hh, q, grp, sub, ns, fd)
         occ += (hh - dd) * sc
         sc *= 0.6
@@ -356,13 +356,50 @@ def _shade(
     ndv = nx * vx + ny * vy + nz * vz
     fres = 1.0 - (ndv if ndv > 0.0 else 0.0)
     fres = fres * fres * fres
-    spec = spec_k * ndh**shin * (lam > 0.0) + 0.04 * fres
+    p16 = ndh * ndh
+    p16 *= p16
+    p16 *= p16
+    p16 *= p16
+    p64 = p16 * p16
+    p64 *= p64
+    sw = (shin - 18.0) / 60.0
+    spec = spec_k * (p16 + (p64 - p16) * sw) * (lam > 0.0) + 0.04 * fres
     out[0] = ar * (lig[3] * (wrap * 0.85) + ambr * ao) + lig[3] * sss * 0.18 + spec * lig[3]
     out[1] = ag * (lig[4] * (wrap * 0.85) + ambg * ao) + lig[4] * sss * 0.04 + spec * lig[4]
     out[2] = ab * (lig[5] * (wrap * 0.85) + ambb * ao) + lig[5] * sss * 0.03 + spec * lig[5]
     out[0] *= 0.55 + 0.45 * ao
     out[1] *= 0.55 + 0.45 * ao
     out[2] *= 0.55 + 0.45 * ao
+
+
+@numba.njit(cache=True, fastmath=True, inline="always")
+def _ray_near_segment(dx: float, dy: float, dz: float, q: NDArray[np.float64], i: int, rad: float) -> bool:
+    # closest approach between the ray (origin 0, unit direction d) and segment a + s*ba
+    ax, ay, az = q[i, 0], q[i, 1], q[i, 2]
+    bx, by, bz = q[i, 3], q[i, 4], q[i, 5]
+    l2 = q[i, 6]
+    dba = dx * bx + dy * by + dz * bz
+    dao = dx * ax + dy * ay + dz * az
+    baa = bx * ax + by * ay + bz * az
+    den = l2 - dba * dba
+    if den > 1e-12:
+        s = (dba * dao - baa) / den
+    else:
+        s = 0.0
+    if s < 0.0:
+        s = 0.0
+    elif s > 1.0:
+        s = 1.0
+    px = ax + bx * s
+    py = ay + by * s
+    pz = az + bz * s
+    t = px * dx + py * dy + pz * dz
+    if t < 0.0:
+        t = 0.0
+    ex = px - dx * t
+    ey = py - dy * t
+    ez = pz - dz * t
+    return ex * ex + ey * ey + ez * ez < rad * rad
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -379,8 +416,40 @@ def _render_kernel(
     fd = np.empty(6)
     col = np.empty(3)
     pix = 1.0 / f
-    for v in range(y0, y1):
-        for u in range(x0, x1):
+    tile = 8
+    tsub = np.empty(n, dtype=np.int64)
+    for ty in range(y0, y1, tile):
+        for tx in range(x0, x1, tile):
+            # primitives whose screen circle overlaps this tile
+            nt = 0
+            tx1 = min(tx + tile, x1)
+            ty1 = min(ty + tile, y1)
+            for i in range(n):
+                cxp = bs[i, 4]
+                cyp = bs[i, 5]
+                qx = min(max(cxp, tx), tx1)
+                qy = min(max(cyp, ty), ty1)
+                if (qx - cxp) ** 2 + (qy - cyp) ** 2 <= bs[i, 6] * bs[i, 6]:
+                    tsub[nt] = i
+                    nt += 1
+            if nt == 0:
+                continue
+            for v in range(ty, ty1):
+                for u in range(tx, tx1):
+                    _render_pixel(u, v, f, cx, cy, pix, q, grp, info, bs, tsub, nt, sub, fd, col, mat, lig,
+                                  rgb, alpha, depth, x0, y0)  # fmt: skip
+
+
+@numba.njit(cache=True, fastmath=True)
+def _render_pixel(
+    u: int, v: int, f: float, cx: float, cy: float, pix: float, q: NDArray[np.float64],
+    grp: NDArray[np.int64], info: NDArray[np.float64], bs: NDArray[np.float64], tsub: NDArray[np.int64],
+    nt: int, sub: NDArray[np.int64], fd: NDArray[np.float64], col: NDArray[np.float64],
+    mat: NDArray[np.float64], lig: NDArray[np.float64], rgb: NDArray[np.float32],
+    alpha: NDArray[np.float32], depth: NDArray[np.float32], x0: int, y0: int,
+) -> None:  # fmt: skip
+    if True:
+        if True:
             dx = (u + 0.5 - cx) / f
             dy = (v + 0.5 - cy) / f
             dz = 1.0
@@ -391,7 +460,8 @@ def _render_kernel(
             ns = 0
             t0 = 1e9
             t1 = 0.0
-            for i in range(n):
+            for ii in range(nt):
+                i = tsub[ii]
                 # screen circle test first (cheap), then ray-sphere
                 du = u + 0.5 - bs[i, 4]
                 dv = v + 0.5 - bs[i, 5]
@@ -403,6 +473,9 @@ def _render_kernel(
                 if disc <= 0.0:
                     continue
                 sd = np.sqrt(disc)
+                # tighter test: the ray must pass within the inflated radius of the segment
+                if not _ray_near_segment(dx, dy, dz, q, i, bs[i, 7]):
+                    continue
                 sub[ns] = i
                 ns += 1
                 if b - sd < t0:
@@ -410,7 +483,7 @@ def _render_kernel(
                 if b + sd > t1:
                     t1 = b + sd
             if ns == 0:
-                continue
+                return
             t = t0 if t0 > 0.01 else 0.01
             hit = False
             mind = 1e9
@@ -424,10 +497,10 @@ def _render_kernel(
                 if r < mind:
                     mind = r
                     mint = t
-                if d < 0.00008 * t:
+                if d < 0.0004 * t:
                     hit = True
                     break
-                t += d * 0.98
+                t += d
                 if t > t1:
                     break
             iy = v - y0
@@ -439,7 +512,7 @@ def _render_kernel(
             else:
                 cov = 0.5 - mind
                 if cov <= 0.0:
-                    continue
+                    return
                 if cov > 1.0:
                     cov = 1.0
                 _shade(dx * mint, dy * mint, dz * mint, dx, dy, dz, q, grp, info, sub, ns, fd,
@@ -475,7 +548,7 @@ def _prepare(geom: HandGeometry, camera: Camera) -> tuple[NDArray[np.float64], .
     zz = np.maximum(z - rad, 1e-3)
     rpx = camera.f * rad / zz * 1.05 + 2.0
     rpx = np.where(z - rad < 0.02, 1e6, rpx)
-    bs = np.column_stack([c, rad, uv, rpx])
+    bs = np.column_stack([c, rad, uv, rpx, np.maximum(r1, r2) + _INFL])
     return q, grp, info, bs
 
 
