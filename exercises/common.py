@@ -1,0 +1,703 @@
+"""Machinery shared by the angle-based exercises: per-frame channels, one causal detection path, per-rep quality.
+
+Live and offline agree by construction because they run the *same* objects in the same order:
+
+1. :class:`ChannelSource` turns frames into named per-frame values ("channels", e.g. the wrist
+   flexion angle) with the exercise's vectorised ``channels`` function. Exercises measured against a
+   neutral pose first collect the frames of the neutral hold (the first ``reference_s`` seconds of
+   tracked hand) and compute a :class:`Reference` from them; those frames are then replayed.
+2. Every channel goes through a causal median of 3 samples (:class:`Median3`), which removes
+   single-frame tracking glitches at the cost of one frame of delay.
+3. A detector (``update(t, values) -> rep or None``; :class:`CycleDetector` wraps
+   :class:`metrics.reps.RepCounter`) counts the reps.
+
+Offline, :func:`compute_channels` does step 1 vectorised over the whole series and the same
+:class:`Median3` and detector objects are then fed sample by sample. Measurements (peak angles,
+smoothness) use a zero-phase low-pass of the unfiltered channels, which only the offline path can do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from exercises.base import Analysis, FrameLandmarks, LiveState, Signal
+from metrics.angles import compute_palm_frame
+from metrics.reps import RepCounter, RepEvent, RepParams
+from metrics.smoothness import segment_smoothness
+from tracking.filters import lowpass, time_derivative
+from tracking.series import LandmarkSeries
+
+__all__ = [
+    "ChannelSource",
+    "Channels",
+    "CycleDetector",
+    "CycleExercise",
+    "Detector",
+    "ExerciseLive",
+    "Median3",
+    "Reference",
+    "RepSpan",
+    "TwoSidedExercise",
+    "compute_channels",
+    "estimate_reference",
+    "infer_handedness",
+    "movement_onset",
+    "rep_quality",
+    "rest_level",
+    "run_detector",
+    "spans_from_events",
+    "spans_from_intervals",
+]
+
+Channels = dict[str, np.ndarray]
+
+
+# ----------------------------------------------------------------------------------------- reference
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The posture everything is measured against when the landmarks alone have no forearm.
+
+    Attributes
+    ----------
+    kind : 'forearm' or 'neutral'
+        'forearm' when MediaPipe Pose saw the elbow during the neutral hold (the per-frame elbow->wrist
+        direction is then used), otherwise 'neutral' (the hand held still at the start stands in for
+        the forearm).
+    hand_axis : (3,) array
+        Median wrist -> middle MCP direction during the hold.
+    palm_normal : (3,) array
+        Median palmar normal during the hold (orthogonal to ``hand_axis``).
+    t_ready : float
+        Time of the last frame of the hold.
+    """
+
+    kind: str
+    hand_axis: np.ndarray
+    palm_normal: np.ndarray
+    t_ready: float
+
+
+def _reference_mask(t: np.ndarray, present: np.ndarray, reference_s: float) -> np.ndarray:
+    if not present.any():
+        return np.zeros(len(t), bool)
+    t0 = t[np.argmax(present)]
+    return present & (t <= t0 + reference_s)
+
+
+def estimate_reference(
+    t: np.ndarray,
+    world: np.ndarray,
+    forearm: np.ndarray | None,
+    *,
+    handedness: str,
+    present: np.ndarray,
+    reference_s: float,
+) -> Reference | None:
+    """Reference posture from the first ``reference_s`` seconds of tracked frames (None if none).
+
+    Parameters
+    ----------
+    t : (T,) array
+        Timestamps.
+    world : (T, 21, 3) array
+        World landmarks.
+    forearm : (T, 3) array or None
+        Elbow -> wrist directions (NaN where the elbow was not seen), or None without pose tracking.
+    handedness : {'left', 'right'}
+        The anatomical hand.
+    present : (T,) bool array
+        Tracked frames.
+    reference_s : float
+        Length of the neutral hold, counted from the first tracked frame.
+    """
+    mask = _reference_mask(np.asarray(t, float), np.asarray(present, bool), reference_s)
+    if not mask.any():
+        return None
+    frame = compute_palm_frame(world[mask], handedness=handedness)
+    u = _unit(np.nanmedian(frame.u, axis=0))
+    n = np.nanmedian(frame.n, axis=0)
+    n = _unit(n - (n @ u) * u)
+    if not (np.isfinite(u).all() and np.isfinite(n).all()):
+        return None
+    seen = 0.0 if forearm is None else float(np.isfinite(forearm[mask]).all(axis=1).mean())
+    kind = "forearm" if seen >= 0.5 else "neutral"
+    return Reference(kind=kind, hand_axis=u, palm_normal=n, t_ready=float(np.asarray(t)[mask][-1]))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 1e-12 else np.full_like(v, np.nan)
+
+
+# ----------------------------------------------------------------------------------------- channels
+
+
+class ChannelFunction(Protocol):
+    def __call__(
+        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
+    ) -> Channels: ...
+
+
+class Median3:
+    """Causal median of the last three finite samples (NaN in, NaN out; a gap > ``max_gap_s`` restarts)."""
+
+    def __init__(self, *, max_gap_s: float = 0.3) -> None:
+        self.max_gap_s = max_gap_s
+        self._buf: list[float] = []
+        self._last_t = math.nan
+
+    def update(self, t: float, x: float) -> float:
+        if not math.isfinite(x):
+            return math.nan
+        if math.isfinite(self._last_t) and t - self._last_t > self.max_gap_s:
+            self._buf.clear()
+        self._last_t = t
+        self._buf = [*self._buf[-2:], x]
+        b = sorted(self._buf)
+        return b[len(b) // 2] if len(b) != 2 else 0.5 * (b[0] + b[1])
+
+
+def compute_channels(
+    series: LandmarkSeries, channels: ChannelFunction, *, reference_s: float | None
+) -> tuple[Channels, Reference | None]:
+    """Offline step 1: every channel for every frame (NaN where untracked or before a reference exists).
+
+    Parameters
+    ----------
+    series : LandmarkSeries
+        The tracked hand.
+    channels : callable
+        The exercise's vectorised channel function.
+    reference_s : float or None
+        Length of the neutral hold; None when the exercise needs no reference.
+    """
+    world = np.where(series.present[:, None, None], series.world, np.nan)
+    reference = None
+    if reference_s is not None:
+        reference = estimate_reference(
+            series.t,
+            world,
+            series.forearm,
+            handedness=series.handedness,
+            present=series.present,
+            reference_s=reference_s,
+        )
+    fa = series.forearm if reference is not None and reference.kind == "forearm" else None
+    out = channels(world, fa, handedness=series.handedness, reference=reference)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}, reference
+
+
+def median3_channels(t: np.ndarray, channels: Mapping[str, np.ndarray], *, max_gap_s: float = 0.3) -> Channels:
+    """Offline step 2: :class:`Median3` over each channel, sample by sample (as live does)."""
+    out: Channels = {}
+    for k, v in channels.items():
+        m = Median3(max_gap_s=max_gap_s)
+        out[k] = np.array([m.update(float(ti), float(xi)) for ti, xi in zip(t, v, strict=True)])
+    return out
+
+
+class ChannelSource:
+    """Live steps 1-2: frames in, (t, channel values) samples out, in order.
+
+    Before a reference exists (exercises with a neutral hold) frames are kept and replayed once the
+    hold is over, so the detector sees exactly the samples the offline path sees.
+    """
+
+    def __init__(
+        self,
+        channels: ChannelFunction,
+        *,
+        handedness: str,
+        reference_s: float | None,
+        max_gap_s: float = 0.3,
+    ) -> None:
+        self.channels = channels
+        self.handedness = handedness
+        self.reference_s = reference_s
+        self.reference: Reference | None = None
+        self._pending: list[FrameLandmarks] = []
+        self._t0 = math.nan
+        self._medians: dict[str, Median3] = {}
+        self._max_gap_s = max_gap_s
+
+    @property
+    def waiting_for_reference(self) -> bool:
+        return self.reference_s is not None and self.reference is None
+
+    def push(self, frame: FrameLandmarks) -> list[tuple[float, dict[str, float]]]:
+        """Feed one frame; returns the samples that became ready (none while collecting the hold)."""
+        if not self.waiting_for_reference:
+            return [self._sample(frame)]
+        tracked = frame.world is not None
+        if tracked and math.isnan(self._t0):
+            self._t0 = frame.t
+        assert self.reference_s is not None
+        if math.isnan(self._t0) or frame.t <= self._t0 + self.reference_s:
+            self._pending.append(frame)
+            return []
+        held = [f for f in self._pending if f.world is not None]
+        world = np.stack([np.asarray(f.world, float) for f in held])
+        fa = None
+        if any(f.forearm is not None for f in held):
+            fa = np.stack([np.full(3, np.nan) if f.forearm is None else np.asarray(f.forearm, float) for f in held])
+        self.reference = estimate_reference(
+            np.array([f.t for f in held]),
+            world,
+            fa,
+            handedness=self.handedness,
+            present=np.ones(len(held), bool),
+            reference_s=self.reference_s,
+        )
+        if self.reference is None:  # unusable hold: start over with the next frames
+            self._pending, self._t0 = [], math.nan
+            return []
+        frames, self._pending = [*self._pending, frame], []
+        return [self._sample(f) for f in frames]
+
+    def _sample(self, frame: FrameLandmarks) -> tuple[float, dict[str, float]]:
+        values: dict[str, float]
+        if frame.world is None:
+            values = {k: math.nan for k in self._medians}
+        else:
+            world = np.asarray(frame.world, float)[None]
+            fa = None
+            if self.reference is not None and self.reference.kind == "forearm":
+                fa = np.full((1, 3), np.nan) if frame.forearm is None else np.asarray(frame.forearm, float)[None]
+            raw = self.channels(world, fa, handedness=self.handedness, reference=self.reference)
+            values = {k: float(np.asarray(v)[0]) for k, v in raw.items()}
+        out = {}
+        for k, x in values.items():
+            m = self._medians.setdefault(k, Median3(max_gap_s=self._max_gap_s))
+            out[k] = m.update(frame.t, x)
+        return frame.t, out
+
+
+# ----------------------------------------------------------------------------------------- detection
+
+
+class Detector(Protocol):
+    """Step 3: the rep logic of an exercise, fed one sample of every channel at a time."""
+
+    def update(self, t: float, values: Mapping[str, float]) -> dict[str, Any] | None: ...
+
+    def finish(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class RepSpan:
+    """One rep as sample indices and times (the end is the next rest point)."""
+
+    start_i: int
+    peak_i: int
+    end_i: int
+    start_s: float
+    peak_s: float
+    end_s: float
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. {'finger': 'ring'}
+    next_peak_i: int | None = None  # sample before the next rep's peak (where a two-sided cycle's far side ends)
+
+
+def movement_onset(x: Sequence[float], start: int, peak: int, *, polarity: int, frac: float = 0.05) -> int:
+    """Last sample in ``[start, peak]`` still within ``frac`` of the excursion of the rest level.
+
+    The rep machine's rest point is the lowest point since it last turned, which on a long still
+    stretch can be anywhere in it; the movement itself starts where the signal leaves rest for good.
+    """
+    rest, top = polarity * x[start], polarity * x[peak]
+    level = rest + frac * (top - rest)
+    onset = start
+    for i in range(start, peak + 1):
+        v = polarity * x[i]
+        if math.isfinite(v) and v <= level:
+            onset = i
+    return onset
+
+
+class CycleDetector:
+    """One :class:`metrics.reps.RepCounter` on one channel: a rep is one excursion and return."""
+
+    def __init__(self, channel: str, params: RepParams) -> None:
+        self.channel = channel
+        self.counter = RepCounter(params)
+        self.t: list[float] = []
+        self.x: list[float] = []
+        self.onsets: dict[int, int] = {}  # peak index -> movement onset
+
+    def update(self, t: float, values: Mapping[str, float]) -> dict[str, Any] | None:
+        self.t.append(t)
+        self.x.append(values[self.channel])
+        ev = self.counter.update(t, values[self.channel])
+        if ev is None:
+            return None
+        onset = movement_onset(self.x, ev.start_i, ev.peak_i, polarity=self.counter.params.polarity)
+        self.onsets[ev.peak_i] = onset
+        return {"event": ev, "start_i": onset, "start_s": self.t[onset]}
+
+    def finish(self) -> list[dict[str, Any]]:
+        out = []
+        for ev in self.counter.finish():
+            onset = self.onsets.get(ev.peak_i, ev.start_i)
+            out.append({"event": ev, "start_i": onset, "start_s": self.t[onset]})
+        return out
+
+
+def run_detector(detector: Detector, t: np.ndarray, channels: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Feed whole (median-filtered) channel arrays to ``detector`` sample by sample, as live does."""
+    keys = list(channels)
+    cols = [np.asarray(channels[k], float) for k in keys]
+    for i, ti in enumerate(np.asarray(t, float)):
+        detector.update(float(ti), {k: float(c[i]) for k, c in zip(keys, cols, strict=True)})
+    return detector.finish()
+
+
+def spans_from_events(
+    events: Sequence[dict[str, Any]], t: np.ndarray, x: np.ndarray, *, polarity: int
+) -> list[RepSpan]:
+    """Rep spans from detector output; a rep still open at the end ends at its lowest later point."""
+    spans = []
+    for item in events:
+        ev: RepEvent = item["event"]
+        end_i = ev.end_i
+        if end_i < 0:
+            y = polarity * np.asarray(x[ev.peak_i + 1 :], float)
+            end_i = ev.confirm_i
+            if np.isfinite(y).any():
+                stop = len(y) if np.isfinite(y).all() else max(int(np.argmin(np.isfinite(y))), 1)
+                if np.isfinite(y[:stop]).any():
+                    end_i = ev.peak_i + 1 + int(np.nanargmin(y[:stop]))
+        start_i, start_s = int(item.get("start_i", ev.start_i)), float(item.get("start_s", ev.start_t))
+        extra = {k: v for k, v in item.items() if k not in ("event", "start_i", "start_s")}
+        spans.append(RepSpan(start_i, ev.peak_i, end_i, start_s, float(ev.peak_t), float(t[end_i]), extra))
+    return spans
+
+
+def spans_from_intervals(
+    intervals: Sequence[tuple[float, float]], t: np.ndarray, x: np.ndarray, *, polarity: int
+) -> list[RepSpan]:
+    """Rep spans for therapist-given ``(start_s, end_s)`` intervals; the peak is the extreme inside."""
+    spans = []
+    for a, b in sorted((float(a), float(b)) for a, b in intervals):
+        if not b > a:
+            raise ValueError(f"a rep must end after it starts, got ({a}, {b})")
+        inside = np.flatnonzero((t >= a) & (t <= b))
+        if inside.size == 0:
+            i0 = i1 = int(np.clip(np.searchsorted(t, a), 0, len(t) - 1))
+            spans.append(RepSpan(i0, i0, i1, a, a, b))
+            continue
+        y = polarity * np.asarray(x[inside], float)
+        peak = int(inside[np.nanargmax(y)]) if np.isfinite(y).any() else int(inside[0])
+        spans.append(RepSpan(int(inside[0]), peak, int(inside[-1]), a, float(t[peak]), b))
+    return spans
+
+
+# ----------------------------------------------------------------------------------------- measures
+
+
+def rep_quality(
+    t: np.ndarray, smooth: np.ndarray, present: np.ndarray, span: RepSpan, *, speed: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Per-rep quality shared by every exercise: ``duration_s``, ``sparc``, ``partly_untracked``.
+
+    Parameters
+    ----------
+    t : (T,) array
+        Timestamps.
+    smooth : (T,) array
+        The low-passed main signal (its speed is what SPARC measures), NaN where untracked.
+    present : (T,) bool array
+        Tracked frames.
+    span : RepSpan
+        The rep.
+    speed : (T,) array, optional
+        Precomputed ``|d smooth / dt|``.
+    """
+    v = np.abs(time_derivative(t, smooth)) if speed is None else speed
+    sm = segment_smoothness(t, v, start_s=span.start_s, end_s=span.end_s)
+    inside = (t >= span.start_s) & (t <= span.end_s)
+    return {
+        "duration_s": float(span.end_s - span.start_s),
+        "sparc": sm.sparc,
+        "partly_untracked": bool((~present[inside]).any()),
+    }
+
+
+def window_extreme(x: np.ndarray, a: int, b: int, *, largest: bool) -> tuple[float, int]:
+    """Largest (or smallest) finite value of ``x[a:b+1]`` and its index (NaN, a if none)."""
+    seg = np.asarray(x[a : b + 1], float)
+    if seg.size == 0 or not np.isfinite(seg).any():
+        return math.nan, a
+    j = int(np.nanargmax(seg) if largest else np.nanargmin(seg))
+    return float(seg[j]), a + j
+
+
+def rest_level(t: np.ndarray, x: np.ndarray, onset_i: int, *, window_s: float = 0.3) -> float:
+    """Median of ``x`` over the ``window_s`` seconds up to a movement onset: the rest it started from."""
+    sel = (t >= t[onset_i] - window_s) & (t <= t[onset_i])
+    v = x[sel]
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
+
+
+def nan_stat(values: Sequence[float], fn: Callable[[np.ndarray], Any] = np.max) -> float:
+    """``fn`` over the finite ``values`` (NaN when there are none)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
+    return float(fn(v)) if v.size else math.nan
+
+
+# ----------------------------------------------------------------------------------------- exercises
+
+
+@dataclass
+class Prepared:
+    """Everything an exercise's offline measurements need."""
+
+    series: LandmarkSeries
+    t: np.ndarray
+    raw: Channels  # per-frame channels (NaN untracked)
+    smooth: Channels  # zero-phase low-passed channels
+    reference: Reference | None
+
+
+class CycleExercise:
+    """An exercise whose rep is one excursion of one angle-like channel and back.
+
+    Subclasses set the class attributes and implement :meth:`channels` (main channel first) and
+    optionally :meth:`rep_fields` / :meth:`summary`.
+    """
+
+    name: str = ""
+    title: str = ""
+    instructions: str = ""
+    value_label: str = ""
+    normal_range: tuple[float, float] | None = None
+    unit: str = "deg"
+    params: RepParams = RepParams(min_prominence=10.0)
+    reference_s: float | None = None  # length of the neutral hold when one is needed
+    lowpass_hz: float = 6.0
+    needs_pose: bool = False
+
+    # -- to implement -------------------------------------------------------------------------
+    def channels(
+        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
+    ) -> Channels:
+        raise NotImplementedError
+
+    def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
+        """Exercise-specific per-rep values (default: the main signal at the peak)."""
+        main = self.main_channel()
+        return {"peak_value": float(prep.smooth[main][span.peak_i])}
+
+    def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:
+        """Exercise-specific metrics and warnings."""
+        return {}, []
+
+    # -- shared -------------------------------------------------------------------------------
+    def main_channel(self) -> str:
+        return self.signal_names()[0]
+
+    def signal_names(self) -> list[str]:
+        dummy = np.full((1, 21, 3), np.nan)
+        ref = Reference("neutral", np.full(3, np.nan), np.full(3, np.nan), 0.0)
+        return list(self.channels(dummy, None, handedness="right", reference=ref))
+
+    def detector(self) -> Detector:
+        return CycleDetector(self.main_channel(), self.params)
+
+    def prepare(self, series: LandmarkSeries) -> tuple[Prepared, Channels]:
+        """Channels for ``series``: the prepared (offline) data and the median-filtered detection input."""
+        raw, reference = compute_channels(series, self.channels, reference_s=self.reference_s)
+        t = np.asarray(series.t, float)
+        smooth = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
+        return Prepared(series, t, raw, smooth, reference), median3_channels(t, raw, max_gap_s=self.params.max_gap_s)
+
+    def spans(self, prep: Prepared, detect: Channels, reps: Sequence[tuple[float, float]] | None) -> list[RepSpan]:
+        main = self.main_channel()
+        pol = self.params.polarity
+        if reps is not None:
+            return spans_from_intervals(reps, prep.t, prep.smooth[main], polarity=pol)
+        events = run_detector(self.detector(), prep.t, detect)
+        return spans_from_events(events, prep.t, detect[main], polarity=pol)
+
+    def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
+        prep, detect = self.prepare(series)
+        spans = self.spans(prep, detect, reps)
+        main = self.main_channel()
+        speed = np.abs(time_derivative(prep.t, prep.smooth[main]))
+        rows = []
+        for s in spans:
+            row: dict[str, Any] = {"start_s": s.start_s, "end_s": s.end_s, "peak_s": s.peak_s, **s.extra}
+            row.update(rep_quality(prep.t, prep.smooth[main], series.present, s, speed=speed))
+            row.update(self.rep_fields(s, prep))
+            rows.append(row)
+        metrics, warnings = self.summary(rows, prep)
+        if self.reference_s is not None and prep.reference is None and series.present.any():
+            warnings.append("No steady start position was found to measure against.")
+        if not rows:
+            warnings.append("No repetitions were detected.")
+        signals = [Signal(k, self.unit_of(k), prep.t, v) for k, v in prep.smooth.items()]
+        return Analysis(self.name, rows, metrics, warnings, signals)
+
+    def unit_of(self, channel: str) -> str:
+        return self.unit
+
+    def live(self, *, handedness: str | None = None) -> ExerciseLive:
+        """A fresh streaming detector (same channels, median filter and rep machine as :meth:`analyze`).
+
+        The anatomical hand is taken from the first tracked frame's ``handedness``, else from
+        ``handedness``, else from the hand's geometry (:func:`infer_handedness`).
+        """
+        return ExerciseLive(self, handedness=handedness)
+
+
+class _LiveExercise(Protocol):
+    unit: str
+    params: RepParams
+    reference_s: float | None
+
+    def channels(
+        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
+    ) -> Channels: ...
+
+    def main_channel(self) -> str: ...
+
+    def detector(self) -> Detector: ...
+
+
+def infer_handedness(world: np.ndarray) -> str:
+    """Left or right from one frame's geometry: the thumb tip lies on the palmar side of the palm.
+
+    With a right hand's chirality assumed, the palm normal ``r x u`` points palmar; the thumb tip on
+    the other side means the hand is a left one.
+    """
+    frame = compute_palm_frame(np.asarray(world, float)[None], handedness="right")
+    centre = world[[0, 5, 9, 13, 17]].mean(axis=0)
+    side = float(np.dot(frame.n[0], world[4] - centre))
+    return "left" if side < 0 else "right"
+
+
+class ExerciseLive:
+    """Generic live detector: :class:`ChannelSource` -> detector, reporting the main channel."""
+
+    def __init__(self, exercise: _LiveExercise, *, handedness: str | None = None) -> None:
+        self.exercise = exercise
+        self.handedness = handedness
+        self.source: ChannelSource | None = None
+        self.detector = exercise.detector()
+        self.count = 0
+        self.last_rep: dict[str, Any] | None = None
+        self._value = math.nan
+
+    def update(self, frame: FrameLandmarks) -> LiveState:
+        if self.source is None and frame.world is not None:
+            hand = frame.handedness or self.handedness or infer_handedness(np.asarray(frame.world, float))
+            self.source = ChannelSource(
+                self.exercise.channels,
+                handedness=hand,
+                reference_s=self.exercise.reference_s,
+                max_gap_s=self.exercise.params.max_gap_s,
+            )
+        completed = False
+        samples = [] if self.source is None else self.source.push(frame)
+        main = self.exercise.main_channel()
+        for t, values in samples:
+            rep = self.detector.update(t, values)
+            self._value = values.get(main, math.nan)
+            if rep is not None:
+                self.count += 1
+                completed = True
+                ev: RepEvent = rep["event"]
+                extra = {k: v for k, v in rep.items() if k not in ("event", "start_i")}
+                self.last_rep = {"start_s": ev.start_t, "peak_s": ev.peak_t, "peak_value": ev.peak_value, **extra}
+        prompt = None
+        if frame.world is None:
+            prompt = "Move your hand into view."
+            self._value = math.nan
+        elif self.source is not None and self.source.waiting_for_reference:
+            prompt = "Hold your hand still in the start position."
+        return LiveState(
+            rep_count=self.count,
+            value=self._value,
+            unit=self.exercise.unit,
+            rep_completed=completed,
+            last_rep=self.last_rep,
+            prompt=prompt,
+        )
+
+
+class TwoSidedExercise(CycleExercise):
+    """A cycle that goes one way then the other through a neutral zero (e.g. wrist flexion then extension).
+
+    The main channel is positive one way (``positive`` motion, e.g. 'flexion') and negative the other.
+    A rep is counted at its positive peak; its negative peak is the lowest point before the next rep's
+    positive peak (or the end of the recording).
+    """
+
+    positive: str = "positive"
+    negative: str = "negative"
+    reliability_channel: str | None = None  # channel with the viewpoint reliability (0..1)
+    joint: str = ""  # name in metrics.rom.NORMAL_ROM
+
+    def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
+        x = prep.smooth[self.main_channel()]
+        pos, _ = window_extreme(x, span.start_i, span.end_i, largest=True)
+        stop = len(x) - 1 if span.next_peak_i is None else span.next_peak_i
+        neg, neg_i = window_extreme(x, span.peak_i, max(stop, span.end_i), largest=False)
+        return {
+            f"{self.positive}_deg": pos,
+            f"{self.negative}_deg": -neg if math.isfinite(neg) else math.nan,
+            f"{self.negative}_s": float(prep.t[neg_i]) if math.isfinite(neg) else math.nan,
+            "rom_deg": pos - neg if math.isfinite(neg) else math.nan,
+        }
+
+    def spans(self, prep: Prepared, detect: Channels, reps: Sequence[tuple[float, float]] | None) -> list[RepSpan]:
+        spans = super().spans(prep, detect, reps)
+        if reps is not None:  # a therapist's interval holds the whole cycle
+            return [replace(s, next_peak_i=s.end_i) for s in spans]
+        nxt = [s.peak_i - 1 for s in spans[1:]] + [len(prep.t) - 1]
+        return [replace(s, next_peak_i=n) for s, n in zip(spans, nxt, strict=True)]
+
+    def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:
+        from metrics.rom import NORMAL_ROM, compute_joint_rom
+
+        main = self.main_channel()
+        rom = compute_joint_rom(prep.smooth[main], normal=NORMAL_ROM.get(self.joint))
+        pos_key, neg_key = f"{self.positive}_deg", f"{self.negative}_deg"
+        if reps:
+            max_pos = nan_stat([r[pos_key] for r in reps])
+            max_neg = nan_stat([r[neg_key] for r in reps])
+        else:  # no complete cycle: still report how far the hand went
+            max_pos, max_neg = rom.high, -rom.low
+        metrics: dict[str, Any] = {
+            f"max_{pos_key}": max_pos,
+            f"max_{neg_key}": max_neg,
+            "rom_deg": max_pos + max_neg,
+            f"mean_{pos_key}": nan_stat([r[pos_key] for r in reps], np.mean),
+            f"mean_{neg_key}": nan_stat([r[neg_key] for r in reps], np.mean),
+            "reference": prep.reference.kind if prep.reference is not None else "neutral",
+            "rom": {self.joint or main: rom.to_dict()},
+        }
+        warnings: list[str] = []
+        if self.reliability_channel is not None:
+            rel = prep.raw[self.reliability_channel]
+            reliability = float(np.nanmedian(rel)) if np.isfinite(rel).any() else math.nan
+            metrics["viewpoint_reliability"] = reliability
+            if math.isfinite(reliability) and reliability < 0.5:
+                warnings.append(self.viewpoint_warning(reliability))
+        if metrics["reference"] == "neutral":
+            warnings.append(
+                "Angles are measured against the hand position held at the start (no elbow was visible): "
+                "keep the forearm still during the exercise."
+            )
+        return metrics, warnings
+
+    def viewpoint_warning(self, reliability: float) -> str:
+        return (
+            f"The camera sees this movement poorly (viewpoint reliability {reliability:.2f}): most of it is "
+            "toward or away from the camera, where depth is least accurate."
+        )

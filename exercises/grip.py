@@ -1,0 +1,76 @@
+"""Grip: one rep is one fist closure and release.
+
+Closure is the long fingers' mean total flexion (MCP + PIP + DIP) as a percentage of a full fist
+(MCP 85°, PIP 100°, DIP 60°: 245°), so 0 % is a flat open hand and 100 % a tight fist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from exercises.common import Channels, CycleExercise, Prepared, Reference, RepSpan, nan_stat, window_extreme
+from metrics.angles import compute_finger_angles
+from metrics.reps import RepParams
+from metrics.rom import compute_rom
+from tracking.series import FINGERS
+
+__all__ = ["FULL_FIST_DEG", "Grip"]
+
+FULL_FIST_DEG = {"mcp": 85.0, "pip": 100.0, "dip": 60.0}
+"""Joint flexion of a full fist; their sum is 100 % closure."""
+
+
+class Grip(CycleExercise):
+    name = "grip"
+    title = "Make a fist"
+    instructions = "Open your hand wide, then close it into a fist as tightly as is comfortable, and open it again."
+    value_label = "Fist closure (%)"
+    normal_range: tuple[float, float] | None = (0.0, 100.0)
+    unit = "pct"
+    params = RepParams(min_prominence=15.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
+
+    def channels(
+        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
+    ) -> Channels:
+        a = compute_finger_angles(world, handedness=handedness)
+        joint_mean = {j: np.mean([a[f"{f}_{j}_flex"] for f in FINGERS], axis=0) for j in FULL_FIST_DEG}
+        total = sum(joint_mean.values())
+        return {
+            "closure_pct": 100.0 * total / sum(FULL_FIST_DEG.values()),
+            **{f"mean_{j}_flex": v for j, v in joint_mean.items()},
+            **{k: v for k, v in a.items() if k.endswith(("_mcp_flex", "_pip_flex", "_dip_flex"))},
+        }
+
+    def unit_of(self, channel: str) -> str:
+        return "pct" if channel == "closure_pct" else "deg"
+
+    def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
+        s = prep.smooth
+        peak, _ = window_extreme(s["closure_pct"], span.start_i, span.end_i, largest=True)
+        rest = float(np.nanmin([s["closure_pct"][span.start_i], s["closure_pct"][span.end_i]]))
+        joints = {j: float(s[f"mean_{j}_flex"][span.peak_i]) for j in FULL_FIST_DEG}
+        total_peak = sum(joints.values())
+        total_rest = rest / 100.0 * sum(FULL_FIST_DEG.values())
+        return {
+            "closure_pct": peak,
+            "release_pct": rest,
+            "rom_deg": total_peak - total_rest,
+            **{f"{j}_flex_deg": v for j, v in joints.items()},
+        }
+
+    def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:
+        joints = {k: v for k, v in prep.smooth.items() if k.split("_")[0] in FINGERS}
+        rom = compute_rom(joints)
+        metrics = {
+            "closure_pct_mean": nan_stat([r["closure_pct"] for r in reps], np.mean),
+            "closure_pct_max": nan_stat([r["closure_pct"] for r in reps]),
+            "release_pct_mean": nan_stat([r["release_pct"] for r in reps], np.mean),
+            "rom_deg_mean": nan_stat([r["rom_deg"] for r in reps], np.mean),
+            "max_mcp_flex_deg": nan_stat([r["mcp_flex_deg"] for r in reps]),
+            "max_pip_flex_deg": nan_stat([r["pip_flex_deg"] for r in reps]),
+            "max_dip_flex_deg": nan_stat([r["dip_flex_deg"] for r in reps]),
+            "rom": {k: v.to_dict() for k, v in rom.items()},
+        }
+        return metrics, []

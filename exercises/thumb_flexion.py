@@ -1,0 +1,59 @@
+"""Thumb flexion: one rep is one bend of the thumb across the palm (MCP and IP joints) and back.
+
+The main signal is thumb MCP plus IP flexion (:func:`metrics.angles.compute_finger_angles`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from exercises.common import Channels, CycleExercise, Prepared, Reference, RepSpan, nan_stat, window_extreme
+from metrics.angles import compute_finger_angles
+from metrics.reps import RepParams
+from metrics.rom import compute_rom
+
+__all__ = ["ThumbFlexion"]
+
+
+class ThumbFlexion(CycleExercise):
+    name = "thumb_flexion"
+    title = "Bend your thumb"
+    instructions = (
+        "Start with the thumb straight out, bend it across your palm toward the little finger, then straighten it."
+    )
+    value_label = "Thumb bend, MCP + IP (°)"
+    normal_range: tuple[float, float] | None = (0.0, 130.0)
+    params = RepParams(min_prominence=15.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
+
+    def channels(
+        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
+    ) -> Channels:
+        a = compute_finger_angles(world, handedness=handedness)
+        return {
+            "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
+            "thumb_mcp_flex": a["thumb_mcp_flex"],
+            "thumb_ip_flex": a["thumb_ip_flex"],
+            "thumb_cmc_flex": a["thumb_cmc_flex"],
+            "thumb_cmc_abd": a["thumb_cmc_abd"],
+        }
+
+    def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
+        s = prep.smooth
+        out = {}
+        for key, ch in (("mcp_flex_deg", "thumb_mcp_flex"), ("ip_flex_deg", "thumb_ip_flex")):
+            out[key], _ = window_extreme(s[ch], span.start_i, span.end_i, largest=True)
+        peak, _ = window_extreme(s["thumb_flexion"], span.start_i, span.end_i, largest=True)
+        rest = float(np.nanmin([s["thumb_flexion"][span.start_i], s["thumb_flexion"][span.end_i]]))
+        return {**out, "peak_angle_deg": peak, "rom_deg": peak - rest}
+
+    def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:
+        rom = compute_rom({k: prep.smooth[k] for k in ("thumb_mcp_flex", "thumb_ip_flex", "thumb_cmc_abd")})
+        metrics = {
+            "max_mcp_flex_deg": nan_stat([r["mcp_flex_deg"] for r in reps]),
+            "max_ip_flex_deg": nan_stat([r["ip_flex_deg"] for r in reps]),
+            "rom_deg_mean": nan_stat([r["rom_deg"] for r in reps], np.mean),
+            "rom": {k: v.to_dict() for k, v in rom.items()},
+        }
+        return metrics, []
