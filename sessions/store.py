@@ -16,6 +16,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own busy handling only
+    fcntl = None  # type: ignore[assignment]
+import functools
 import hashlib
 import json
 import logging
@@ -27,13 +33,12 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import pandas as pd
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -50,18 +55,21 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from sessions.result import SessionResult, _clean
 from tracking.series import LandmarkSeries
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sessions.pipeline import Scored
 
 log = logging.getLogger(__name__)
@@ -112,6 +120,7 @@ def normalize_url(url: str | os.PathLike[str] | None) -> str:
     return text
 
 
+@functools.cache
 def software_version() -> str:
     try:
         return metadata.version("handrehab")
@@ -382,9 +391,16 @@ def _make_engine(url: str, *, busy_timeout_s: float) -> Engine:
     database = u.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # One connection per checkout: pooled SQLite connections held across forks or threads cause surprises,
-    # and opening a file connection costs microseconds.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": busy_timeout_s})
+    # Pooled connections: closing the last connection to a WAL database checkpoints and deletes the WAL,
+    # which would cost an fsync or two per transaction. (The in-memory database needs one shared connection.)
+    memory = not database or database == ":memory:"
+    engine = create_engine(
+        url,
+        poolclass=StaticPool if memory else QueuePool,
+        pool_size=2,
+        max_overflow=8,
+        connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
@@ -553,7 +569,7 @@ def open_store(
         folder = Path(db).parent if db and db != ":memory:" else data_dir()
     else:
         folder = Path(files_dir)
-    store = Store(engine, data_folder=folder)
+    store = Store(engine, data_folder=folder, busy_timeout_s=busy_timeout_s)
     if upgrade:
         try:
             store._retry(lambda: upgrade_schema(engine))
@@ -570,10 +586,15 @@ def _redact(url: str) -> str:
 class Store:
     """Repository over one database. Thread-safe; each method is one transaction."""
 
-    def __init__(self, engine: Engine, *, data_folder: Path, max_retry_s: float = 120.0) -> None:
+    def __init__(
+        self, engine: Engine, *, data_folder: Path, max_retry_s: float = 120.0, busy_timeout_s: float = 30.0
+    ) -> None:
         self.engine = engine
         self.data_folder = data_folder
         self.max_retry_s = max_retry_s
+        self.busy_timeout_s = busy_timeout_s
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._lock_path = f"{database}.writelock" if database and database != ":memory:" else None
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(
             engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine,
@@ -609,10 +630,39 @@ class Store:
 
     def _write(self, fn: Callable[[Session], T]) -> T:
         def once() -> T:
-            with self._writer() as s, s.begin():
+            with self._write_lock(), self._writer() as s, s.begin():
                 return fn(s)
 
         return self._retry(once)
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Queue this process's SQLite writers on an OS file lock before ``BEGIN IMMEDIATE``.
+
+        SQLite's own busy handler sleeps up to 100 ms between attempts, so contended writers idle while the
+        database is free; a waiter on ``flock`` is woken as soon as the holder is done, and the kernel
+        releases the lock of a killed process. Polls with a short sleep so a stuck holder cannot block us
+        longer than the busy timeout (after which SQLite's own locking takes over). No-op elsewhere.
+        """
+        if self._lock_path is None or fcntl is None:
+            yield
+            return
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + self.busy_timeout_s
+            delay = 0.0005
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.005)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def _read(self, fn: Callable[[Session], T]) -> T:
         def once() -> T:
@@ -763,49 +813,48 @@ class Store:
                 video_file = self._keep_video_file(vpath, sha or file_sha256(vpath))
         now = _now()
 
+        session_values = {
+            "patient_id": patient_id,
+            "exercise": result.exercise,
+            "hand": result.hand,
+            "source": source,
+            "recorded_at": recorded_at or now,
+            "created_at": now,
+            "video_path": str(result.video.path),
+            "video_sha256": sha,
+            "software_version": software_version(),
+            "detection_rate": float(result.detection_rate),
+            "idempotency_key": idempotency_key,
+            "current_version": 1,
+            "tracking_warnings": list(tracking_warnings) if tracking_warnings is not None else None,
+        }
+        version = _version_values(
+            result_dict, version=1, kind="original", author=None, note="", changes=None, params=params_dict, now=now
+        )
+        video_values = None
+        if vpath is not None and (video_file or video_blob is not None):
+            video_values = {
+                "sha256": sha or "",
+                "filename": vpath.name[:255],
+                "size": vpath.stat().st_size,
+                "data": video_blob,
+                "file": video_file,
+            }
+
         def save(s: Session) -> int:
-            row = SessionRow(
-                patient_id=patient_id,
-                exercise=result.exercise,
-                hand=result.hand,
-                source=source,
-                recorded_at=recorded_at or now,
-                created_at=now,
-                video_path=str(result.video.path),
-                video_sha256=sha,
-                software_version=software_version(),
-                detection_rate=float(result.detection_rate),
-                idempotency_key=idempotency_key,
-                current_version=1,
-                tracking_warnings=list(tracking_warnings) if tracking_warnings is not None else None,
-            )
+            # Everything was prepared above: the write lock is held only for the inserts themselves.
             if patient_id is not None and s.get(PatientRow, patient_id) is None:
                 raise NotFoundError(f"no patient {patient_id!r}")
-            row.versions.append(
-                _version_row(
-                    result_dict,
-                    version=1,
-                    kind="original",
-                    author=None,
-                    note="",
-                    changes=None,
-                    params=params_dict,
-                    now=now,
-                )
-            )
+            sid = s.execute(insert(SessionRow).returning(SessionRow.id), [session_values]).scalar_one()
+            _insert_version(s, sid, version)
             if series_bytes is not None and series is not None:
-                row.series = SeriesRow(format="npz", frames=len(series), data=series_bytes)
-            if vpath is not None and (video_file or video_blob is not None):
-                row.video = VideoRow(
-                    sha256=sha or "",
-                    filename=vpath.name[:255],
-                    size=vpath.stat().st_size,
-                    data=video_blob,
-                    file=video_file,
+                s.execute(
+                    insert(SeriesRow),
+                    [{"session_id": sid, "format": "npz", "frames": len(series), "data": series_bytes}],
                 )
-            s.add(row)
-            s.flush()
-            return row.id
+            if video_values is not None:
+                s.execute(insert(VideoRow), [{"session_id": sid, **video_values}])
+            return int(sid)
 
         try:
             return self._write(save)
@@ -958,7 +1007,7 @@ class Store:
                 select(VersionRow).where(VersionRow.session_id == session_id, VersionRow.version == row.current_version)
             )
             last = s.scalar(select(func.max(VersionRow.version)).where(VersionRow.session_id == session_id)) or 0
-            v = _version_row(
+            values = _version_values(
                 result_dict,
                 version=last + 1,
                 kind=kind,
@@ -968,9 +1017,10 @@ class Store:
                 params=_clean(dict(params)) if params is not None else (prev.params if prev else None),
                 now=_now(),
             )
-            v.manual_reps = [[float(a), float(b)] for a, b in manual_reps] if manual_reps is not None else None
-            v.session_id = session_id
-            s.add(v)
+            values["row"]["manual_reps"] = (
+                [[float(a), float(b)] for a, b in manual_reps] if manual_reps is not None else None
+            )
+            _insert_version(s, session_id, values)
             row.current_version = last + 1
             row.detection_rate = float(new_result.detection_rate)
             return last + 1
@@ -1006,6 +1056,7 @@ class Store:
         Columns: ``session_id, recorded_at, exercise, version, kind, rep_count, detection_rate`` then one
         column per (flattened) metric; non-numeric metrics are left out.
         """
+        import pandas as pd  # imported here: writers (batch workers) never pay for it
 
         def get(s: Session) -> pd.DataFrame:
             q = (
@@ -1131,16 +1182,16 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, A
     return flat
 
 
-def _metric_row(name: str, value: Any) -> MetricRow:
+def _metric_values(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
-        return MetricRow(name=name[:128], value=float(value), text=None)
+        return {"name": name[:128], "value": float(value), "text": None}
     if isinstance(value, int | float):
         f = float(value)
-        return MetricRow(name=name[:128], value=f if math.isfinite(f) else None, text=None)
-    return MetricRow(name=name[:128], value=None, text=None if value is None else str(value)[:255])
+        return {"name": name[:128], "value": f if math.isfinite(f) else None, "text": None}
+    return {"name": name[:128], "value": None, "text": None if value is None else str(value)[:255]}
 
 
-def _version_row(
+def _version_values(
     result: dict[str, Any],
     *,
     version: int,
@@ -1150,28 +1201,46 @@ def _version_row(
     changes: dict[str, Any] | None,
     params: dict[str, Any] | None,
     now: datetime,
-) -> VersionRow:
-    row = VersionRow(
-        version=version,
-        kind=kind,
-        created_at=now,
-        author=author,
-        note=note,
-        changes=changes,
-        params=params,
-        software_version=software_version(),
-        rep_count=len(result.get("reps", [])),
-        detection_rate=float(result["quality"]["detection_rate"]),
-        result=result,
-    )
-    for i, rep in enumerate(result.get("reps", [])):
-        fields = {k: v for k, v in rep.items() if k not in ("start_s", "end_s", "peak_s")}
-        row.reps.append(
-            RepRow(idx=i, start_s=rep.get("start_s"), end_s=rep.get("end_s"), peak_s=rep.get("peak_s"), fields=fields)
-        )
-    for name, value in flatten_metrics(result.get("metrics", {})).items():
-        row.metrics.append(_metric_row(name, value))
-    return row
+) -> dict[str, Any]:
+    """The rows of one analysis version (the version, its reps, its metrics) as plain values."""
+    row = {
+        "version": version,
+        "kind": kind,
+        "created_at": now,
+        "author": author,
+        "note": note,
+        "changes": changes,
+        "params": params,
+        "manual_reps": None,
+        "software_version": software_version(),
+        "rep_count": len(result.get("reps", [])),
+        "detection_rate": float(result["quality"]["detection_rate"]),
+        "result": result,
+    }
+    reps = [
+        {
+            "idx": i,
+            "start_s": rep.get("start_s"),
+            "end_s": rep.get("end_s"),
+            "peak_s": rep.get("peak_s"),
+            "fields": {k: v for k, v in rep.items() if k not in ("start_s", "end_s", "peak_s")},
+        }
+        for i, rep in enumerate(result.get("reps", []))
+    ]
+    metrics = [_metric_values(name, value) for name, value in flatten_metrics(result.get("metrics", {})).items()]
+    return {"row": row, "reps": reps, "metrics": metrics}
+
+
+def _insert_version(s: Session, session_id: int, values: dict[str, Any]) -> int:
+    """Insert a version prepared by :func:`_version_values` (bulk inserts: one statement per table)."""
+    vid = s.execute(
+        insert(VersionRow).returning(VersionRow.id), [{"session_id": session_id, **values["row"]}]
+    ).scalar_one()
+    if values["reps"]:
+        s.execute(insert(RepRow), [{"version_id": vid, **r} for r in values["reps"]])
+    if values["metrics"]:
+        s.execute(insert(MetricRow), [{"version_id": vid, **m} for m in values["metrics"]])
+    return int(vid)
 
 
 def describe_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
