@@ -111,6 +111,8 @@ class BatchSummary:
     wall_s: float = 0.0
     interrupted: bool = False
     stored: int = 0
+    store_errors: int = 0
+    store_error: str | None = None  # the first one
     tables: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -458,6 +460,8 @@ def run_batch(
     -------
     BatchSummary
     """
+    if engine not in ("local", "ray"):
+        raise BatchInputError(f"engine must be local or ray, not {engine!r}")
     out = BatchOutput(Path(out_dir))
     emit = on_event or (lambda kind, info: None)
     summary = BatchSummary(total=len(items))
@@ -488,7 +492,7 @@ def run_batch(
             ):
                 _save_outcome(out, by_key[outcome.key], outcome, summary)
                 if outcome.ok and store is not None:
-                    summary.stored += _store_one(store, out, by_key[outcome.key])
+                    _store_safely(store, out, by_key[outcome.key], summary)
                 emit(
                     "video",
                     {
@@ -501,9 +505,12 @@ def run_batch(
                 )
         except KeyboardInterrupt:
             summary.interrupted = True
-        if store is not None and not summary.interrupted:
-            # Results of an earlier, killed run that never reached the store.
-            summary.stored += sum(_store_one(store, out, it) for it in items if out.result(it.key).exists())
+        if store is not None:
+            if not summary.interrupted:  # results of an earlier, killed run that never reached the store
+                for it in items:
+                    if out.result(it.key).exists():
+                        _store_safely(store, out, it, summary)
+            store.close()
         summary.tables = write_tables(items, out.root)
     summary.wall_s = time.perf_counter() - started
     return summary
@@ -528,8 +535,6 @@ def _run_engine(
 
         yield from run_ray(fn, todo, workers=workers, address=ray_address, timeout_s=timeout_s)
         return
-    if engine != "local":
-        raise BatchInputError(f"engine must be local or ray, not {engine!r}")
     from sessions.batch_pool import TaskDone, TaskFailed, TaskMessage, run_pool
 
     # Until the worker has probed the file only the probe runs; a fixed --timeout applies from the start.
@@ -611,10 +616,25 @@ def _remove_stale_temps(out: BatchOutput) -> None:
 
 def _open_store(db_url: str) -> Any:
     try:
-        from sessions.store import open_store
+        from sessions.store import StoreError, open_store
     except ImportError:
         raise BatchInputError("--db needs the session store (sessions.store), which is not installed") from None
-    return open_store(db_url)
+    try:
+        return open_store(db_url)
+    except StoreError as e:
+        raise BatchInputError(str(e)) from None
+
+
+def _store_safely(store: Any, out: BatchOutput, item: BatchItem, summary: BatchSummary) -> None:
+    """Save one video; a failing store (server down, disk full) never stops the batch.
+
+    The video stays unmarked and is saved by the next run.
+    """
+    try:
+        summary.stored += _store_one(store, out, item)
+    except Exception as e:
+        summary.store_errors += 1
+        summary.store_error = summary.store_error or f"{type(e).__name__}: {e}"
 
 
 def _store_one(store: Any, out: BatchOutput, item: BatchItem) -> int:

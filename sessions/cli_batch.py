@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -78,6 +79,8 @@ def batch(
         _fail(str(e))
     _check_exercises({it.exercise for it in items})
     display = BatchProgress(enabled=not quiet)
+    # A scheduler's SIGTERM (SLURM, Kubernetes) stops the batch like Ctrl-C: the tables are still rebuilt.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with display:
             summary = run_batch(
@@ -94,9 +97,16 @@ def batch(
             )
     except BatchInputError as e:
         _fail(str(e))
+    except KeyboardInterrupt:  # while the tables were being written: the next run rewrites them
+        err.print("[yellow]interrupted:[/] run the same command again to finish")
+        raise typer.Exit(130) from None
     print_batch_summary(summary, out)
     if summary.interrupted:
         raise typer.Exit(130)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _fail(message: str) -> NoReturn:
@@ -191,8 +201,10 @@ def print_batch_summary(summary: Any, out: Path) -> None:
     table.add_row("errors in this run", errs)
     if summary.previous_errors:
         table.add_row("errors from earlier runs", f"{summary.previous_errors} (redo them with --retry-errors)")
-    if summary.stored:
+    if summary.stored or summary.store_errors:
         table.add_row("saved to the store", str(summary.stored))
+    if summary.store_errors:
+        table.add_row("not saved (retried next run)", f"{summary.store_errors}: {summary.store_error}")
     if summary.video_seconds:
         table.add_row(
             "throughput",
