@@ -1,0 +1,232 @@
+"""Sample clips and a varied benchmark suite, cached by a hash of their parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synth.scene import BACKGROUND_KINDS, LIGHTING_KINDS, SKIN_TONES
+from synth.scripts import EXERCISES
+from synth.video import ClipSpec, render_clip, truth_path
+
+SYNTH_VERSION = 1
+"""Bumped whenever rendering or truth changes, so cached suite clips are re-rendered."""
+
+SAMPLE_SPECS: dict[str, ClipSpec] = {
+    "finger_tapping": ClipSpec("finger_tapping", seed=1, skin="medium", background="flat", lighting="front",
+                               params={"reps": 10, "rate": 3.0, "amplitude": 0.9, "decrement_pct": 20.0,
+                                       "hesitations": 1}),  # fmt: skip
+    "thumb_opposition": ClipSpec("thumb_opposition", seed=2, skin="light", background="gradient", lighting="left",
+                                 params={"sequences": 1, "touch_s": 0.45}),  # fmt: skip
+    "finger_lifting": ClipSpec("finger_lifting", seed=3, skin="brown", background="table", lighting="top",
+                               params={"lifts": 1}),  # fmt: skip
+    "wrist_flexion": ClipSpec("wrist_flexion", seed=4, skin="dark", background="textured", lighting="front",
+                              params={"reps": 2}),  # fmt: skip
+    "grip": ClipSpec("grip", seed=5, skin="very_light", background="cluttered", lighting="warm", params={"reps": 3}),
+    "finger_spread": ClipSpec("finger_spread", seed=6, side="left", skin="tan", background="flat", lighting="cool",
+                              params={"reps": 3}),  # fmt: skip
+    "wrist_deviation": ClipSpec("wrist_deviation", seed=7, skin="medium", background="cluttered", lighting="right",
+                                params={"reps": 2}),  # fmt: skip
+    "pronation_supination": ClipSpec("pronation_supination", seed=8, skin="dark", background="gradient",
+                                     lighting="top", params={"reps": 2}),  # fmt: skip
+    "thumb_flexion": ClipSpec("thumb_flexion", seed=9, skin="light", background="textured", lighting="front",
+                              params={"reps": 3}),  # fmt: skip
+}
+"""One short clip per exercise (640x480, 30 fps) for ``sample_videos/``."""
+
+SUITE_VIEWS: dict[str, tuple[str, ...]] = {
+    "finger_tapping": ("three_quarter", "palm", "side"),
+    "thumb_opposition": ("palm", "three_quarter"),
+    "finger_lifting": ("above", "oblique"),
+    "wrist_flexion": ("side", "three_quarter"),
+    "grip": ("palm", "back", "three_quarter"),
+    "finger_spread": ("palm", "back"),
+    "wrist_deviation": ("palm", "back"),
+    "pronation_supination": ("forearm_side",),
+    "thumb_flexion": ("palm", "three_quarter"),
+}
+"""Camera views used for each exercise in the suite."""
+
+
+def spec_hash(spec: ClipSpec) -> str:
+    """Stable content hash of a clip spec (and the renderer version).
+
+    Parameters
+    ----------
+    spec : ClipSpec
+        Clip settings.
+
+    Returns
+    -------
+    str
+        Hex digest (16 characters).
+    """
+    doc = json.dumps({"v": SYNTH_VERSION, **spec.to_dict()}, sort_keys=True, default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()[:16]
+
+
+def render_cached(spec: ClipSpec, out: Path) -> Path:
+    """Render ``spec`` to ``out`` unless a clip with the same hash is already there.
+
+    Parameters
+    ----------
+    spec : ClipSpec
+        Clip settings.
+    out : Path
+        Output MP4 path.
+
+    Returns
+    -------
+    Path
+        The MP4 path.
+    """
+    h = spec_hash(spec)
+    tp = truth_path(out)
+    if out.exists() and tp.exists():
+        try:
+            if json.loads(tp.read_text()).get("render", {}).get("hash") == h:
+                return out
+        except (json.JSONDecodeError, OSError):
+            pass
+    truth = render_clip(spec, out)
+    truth["render"]["hash"] = h
+    tp.write_text(json.dumps(truth, separators=(",", ":")))
+    return out
+
+
+def make_samples(out_dir: str | Path, only: list[str] | None = None) -> list[Path]:
+    """Render the sample clips (one per exercise) into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Directory (created if missing); files are ``EXERCISE.mp4`` + ``EXERCISE.truth.json``.
+    only : list of str, optional
+        Restrict to these exercises.
+
+    Returns
+    -------
+    list of Path
+        MP4 paths.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, spec in SAMPLE_SPECS.items():
+        if only and name not in only:
+            continue
+        paths.append(render_cached(spec, out / f"{name}.mp4"))
+    return paths
+
+
+def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXERCISES) -> list[ClipSpec]:
+    """The varied clip specs of the benchmark suite.
+
+    Skin tones and background kinds are cycled (so every tone and kind appears for every
+    exercise once ``n_per_exercise`` reaches their count); views, lighting, speed, amplitude,
+    hand side and size, noise, motion blur, JPEG compression, frame rate and resolution are
+    drawn at random.
+
+    Parameters
+    ----------
+    n_per_exercise : int
+        Clips per exercise.
+    seed : int
+        Suite seed.
+    exercises : tuple of str
+        Exercises to include.
+
+    Returns
+    -------
+    list of ClipSpec
+        The specs.
+    """
+    rng = np.random.default_rng(seed)
+    skins = list(SKIN_TONES)
+    bgs = list(BACKGROUND_KINDS)
+    specs = []
+    for ei, ex in enumerate(exercises):
+        for k in range(n_per_exercise):
+            views = SUITE_VIEWS[ex]
+            res = [(640, 480)] * 6 + [(1280, 720), (480, 360)]
+            w, h = res[int(rng.integers(len(res)))]
+            fps = float(rng.choice([15.0, 24.0, 30.0, 30.0, 30.0, 60.0]))
+            bg = bgs[(k + ei) % len(bgs)]
+            if ex == "finger_lifting" and rng.random() < 0.6:
+                bg = "table"
+            params: dict[str, Any] = {}
+            if ex == "finger_tapping":
+                params = {"reps": int(rng.integers(8, 13)), "rate": float(rng.uniform(1.5, 4.5)),
+                          "amplitude": float(rng.uniform(0.5, 1.1)), "decrement_pct": float(rng.choice([0, 0, 20, 40])),
+                          "hesitations": int(rng.integers(0, 3)), "halts": int(rng.integers(0, 2))}  # fmt: skip
+            elif ex == "thumb_opposition":
+                params = {"sequences": int(rng.integers(1, 3)), "touch_s": float(rng.uniform(0.3, 0.7))}
+                if rng.random() < 0.3:
+                    params["skip"] = [int(rng.integers(0, 4))]
+            elif ex == "finger_lifting":
+                params = {"lifts": 1, "lift_deg": float(rng.uniform(15, 40)),
+                          "coupling_scale": float(rng.uniform(0.0, 1.5))}  # fmt: skip
+            elif ex in ("wrist_flexion", "wrist_deviation", "pronation_supination"):
+                params = {"reps": int(rng.integers(2, 4)), "period": float(rng.uniform(1.5, 3.0))}
+                if ex == "wrist_flexion":
+                    params |= {"flexion_deg": float(rng.uniform(30, 75)), "extension_deg": float(rng.uniform(25, 65))}
+                elif ex == "wrist_deviation":
+                    params |= {"radial_deg": float(rng.uniform(10, 22)), "ulnar_deg": float(rng.uniform(15, 35))}
+                else:
+                    params |= {"pronation_deg": float(rng.uniform(40, 80)), "supination_deg": float(rng.uniform(40, 80))}
+            else:
+                params = {"reps": int(rng.integers(2, 5)), "period": float(rng.uniform(1.0, 2.2))}
+                if ex == "grip":
+                    params["closure"] = float(rng.uniform(0.4, 1.0))
+                elif ex == "finger_spread":
+                    params["spread_deg"] = float(rng.uniform(8, 22))
+            specs.append(ClipSpec(
+                exercise=ex,
+                seed=int(seed * 100003 + ei * 1009 + k),
+                side="left" if rng.random() < 0.35 else "right",
+                skin=skins[(k + 2 * ei) % len(skins)],
+                background=bg,
+                lighting=str(rng.choice(LIGHTING_KINDS)),
+                view=str(views[k % len(views)]),
+                fps=fps, width=w, height=h,
+                hand_size=float(rng.uniform(0.85, 1.12)),
+                fill=float(rng.uniform(0.4, 0.6)),
+                noise=float(rng.uniform(0.0, 6.0)),
+                jpeg_quality=int(rng.choice([0, 0, 85, 60, 40])),
+                blur_subframes=int(rng.choice([1, 1, 1, 3])),
+                view_jitter=6.0,
+                params=params,
+            ))  # fmt: skip
+    return specs
+
+
+def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path) -> list[Path]:
+    """Render (or reuse) a varied suite of clips across exercises.
+
+    Clips are named ``EXERCISE_HASH.mp4`` where the hash covers every parameter, so a
+    second call with the same arguments returns at once.
+
+    Parameters
+    ----------
+    n_per_exercise : int
+        Clips per exercise (5 gives 45 clips).
+    seed : int
+        Suite seed.
+    out_dir : str or Path
+        Output directory.
+
+    Returns
+    -------
+    list of Path
+        MP4 paths; each has ``NAME.truth.json`` beside it.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for spec in suite_specs(n_per_exercise, seed):
+        paths.append(render_cached(spec, out / f"{spec.exercise}_{spec_hash(spec)}.mp4"))
+    return paths
