@@ -45,6 +45,7 @@ def annotate_video(src: str | Path, scored: Scored, out: str | Path, *, max_side
                 _draw_panel(frame, analysis.exercise, reps, label, value, signal.unit if signal else "")
                 vf = av.VideoFrame.from_ndarray(_even(frame), format="rgb24")
                 vf.pts = round(t * 1000)
+                vf.time_base = Fraction(1, 1000)  # the encoder reads pts in the frame's time base (else 1/fps)
                 for packet in stream.encode(vf):
                     container.mux(packet)
             if stream is not None:
