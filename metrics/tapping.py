@@ -434,9 +434,10 @@ def tapping_metrics(
     Returns
     -------
     metrics : dict
-        ``tap_count``, ``frequency_hz`` (1 / mean inter-tap interval while tapping: intervals outside
-        0.5-1.5x the median — a pause, a missed or a split tap — or across a tracking gap are left
-        out), ``amplitude_mean``,
+        ``tap_count``, ``frequency_hz`` (1 / mean inter-tap interval, pauses included; intervals across
+        a tracking gap, or looking like a missed tap (> 1.5x the median with no pause in it) or a
+        spurious one (< 0.5x the median), are left out), ``interval_cv`` (std / mean of the same
+        intervals), ``amplitude_mean``,
         ``amplitude_decrement_pct`` (first vs last third of taps, positive = getting smaller),
         ``amplitude_slope_per_tap`` (linear fit, palm lengths per tap), ``decrement_slope`` (the same fit
         as % of the first-third amplitude lost per tap, positive = getting smaller), ``interval_cv``,
@@ -453,22 +454,16 @@ def tapping_metrics(
     n = len(taps)
     amp = np.array([tp["amplitude"] for tp in taps], float)
     peaks = np.array([tp["peak_s"] for tp in taps], float)
-    m: dict[str, Any] = {"tap_count": n}
+    m: dict[str, Any] = {"tap_count": n, "frequency_hz": 0.0, "interval_cv": math.nan}
 
     # Inter-tap intervals, leaving out those that span a tracking gap (taps may be missing inside).
-    intervals = []
+    spans = []  # (start, end) of each inter-tap interval not crossing a tracking gap
     for a, b in itertools.pairwise(peaks):
         sel = (t > a) & (t < b)
         ts = np.concatenate(([a], t[sel & np.isfinite(x)], [b]))
         if np.max(np.diff(ts)) <= max_gap_s:
-            intervals.append(b - a)
-    iv = np.array(intervals, float)
-    # Mean of the steady intervals (within 0.5-1.5x the median): robust like the median to a pause, a
-    # missed tap (a double interval) or a spurious one (a split interval), but not quantised by the
-    # frame times the way a median of few intervals at a low frame rate is.
-    steady = iv[(iv >= 0.5 * np.median(iv)) & (iv <= 1.5 * np.median(iv))] if len(iv) else iv
-    m["frequency_hz"] = float(1.0 / steady.mean()) if len(steady) else 0.0
-    m["interval_cv"] = float(iv.std() / iv.mean()) if len(iv) >= 2 else math.nan
+            spans.append((float(a), float(b)))
+    iv = np.array([b - a for a, b in spans], float)
     m["amplitude_mean"] = _nanmean(amp)
     m["min_distance_mean"] = _nanmean([tp["min_distance"] for tp in taps])
     if n >= 3:
@@ -503,6 +498,14 @@ def tapping_metrics(
             pauses = find_pauses(
                 t, kin, start_s=float(peaks[0]), end_s=float(peaks[-1]), threshold=thr, min_duration_s=min_hes
             )
+    # Rhythm: every interval counts, pauses included (a hesitating patient taps less often), except
+    # those that look like a counting slip — over 1.5x the median without a pause in it (a missed
+    # tap) or under half the median (a spurious one) — which would bias a plain mean by a whole tap.
+    med = float(np.median(iv)) if len(iv) else 0.0
+    has_pause = np.array([any(a <= pa and pb <= b for pa, pb in pauses) for a, b in spans], bool)
+    kept = iv[((iv >= 0.5 * med) & (iv <= 1.5 * med)) | has_pause] if len(iv) else iv
+    m["frequency_hz"] = float(1.0 / kept.mean()) if len(kept) else 0.0
+    m["interval_cv"] = float(kept.std() / kept.mean()) if len(kept) >= 2 else math.nan
     durations = [b - a for a, b in pauses]
     m["hesitations"] = len(pauses)
     m["halts"] = sum(d >= min_halt for d in durations)

@@ -101,6 +101,8 @@ def test_pause_is_a_hesitation_and_a_long_pause_a_halt():
     assert a.metrics["hesitations"] == 1
     assert a.metrics["halts"] == 0
     (p,) = a.metrics["pauses"]
+    # the pause belongs to the rhythm: frequency = 1 / mean of all inter-tap intervals
+    assert a.metrics["frequency_hz"] == pytest.approx(1 / np.diff(short.contacts()).mean(), rel=0.01)
     assert p["start_s"] == pytest.approx(short.contacts()[4] + 1 / 6, abs=0.05)
     long = TapScript.regular(10, 3.0, pauses={6: 0.6})
     b = EX.analyze(script_series(long, 30, image_noise_px=0.5))
