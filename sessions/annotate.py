@@ -10,9 +10,10 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from tracking.draw import draw_hand
 
 from sessions.pipeline import Scored
+from tracking.draw import draw_hand
+from tracking.series import default_file_mode
 from tracking.video import read_video
 
 
@@ -30,6 +31,7 @@ def annotate_video(src: str | Path, scored: Scored, out: str | Path, *, max_side
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mp4", dir=out.parent)
     os.close(fd)
+    os.chmod(tmp, default_file_mode())
     try:
         _, frames = read_video(src, max_side=max_side)
         with av.open(tmp, "w", format="mp4") as container:

@@ -167,6 +167,18 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+def _mount_subcommands() -> None:
+    """Commands that live in their own modules (kept small: one concern each)."""
+    from sessions import cli_store
+    from sessions.cli_batch import batch
+
+    app.command(help=batch.__doc__)(batch)
+    cli_store.mount(app)
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     app()
 
