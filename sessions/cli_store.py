@@ -1,6 +1,6 @@
 """Store commands of the ``handrehab`` CLI: patients, sessions, report and rescore.
 
-``register(app)`` mounts them on the main Typer app::
+``mount(app)`` adds them to the main Typer app::
 
     handrehab patients add|list|show|delete
     handrehab sessions list|show|export|delete
@@ -44,8 +44,8 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Mount the store commands on the main ``handrehab`` app."""
+def mount(app: typer.Typer) -> None:
+    """Add the store commands to the main ``handrehab`` app."""
     app.add_typer(patients_app, name="patients")
     app.add_typer(sessions_app, name="sessions")
     app.command("report")(report)

@@ -376,6 +376,31 @@ def _signal_png(store: Store, rec: SessionRecord, ex: _ExerciseInfo) -> tuple[by
 
 
 def _rom_items(exercise: str, metrics: Mapping[str, Any]) -> list[tuple[str, float, float]]:
+    """(label, reached, normal) in degrees for each direction of each joint the session measured.
+
+    Read from the exercise's ``rom`` metric (one entry per joint with its AAOS normals, see
+    ``metrics.rom.JointRom``); the reached value is the exercise's ``max_<motion>_deg`` when it reports
+    one, else the robust extreme. Falls back to :data:`NORMAL_ROM_DEG` for results without a ``rom`` entry.
+    """
+    items: list[tuple[str, float, float]] = []
+    rom = metrics.get("rom")
+    joints = {k: v for k, v in rom.items() if isinstance(v, Mapping)} if isinstance(rom, Mapping) else {}
+    for joint, entry in joints.items():
+        for side, sign in (("positive", 1.0), ("negative", -1.0)):
+            normal: Any = entry.get(f"normal_{side}_deg")
+            motion: Any = entry.get(f"{side}_motion")
+            if not _is_number(normal) or float(normal) <= 0 or not isinstance(motion, str):
+                continue
+            reached: Any = metrics.get(f"max_{motion.replace(' ', '_')}_deg")
+            if not _is_number(reached):
+                extreme: Any = entry.get("high_deg" if sign > 0 else "low_deg")
+                reached = sign * float(extreme) if _is_number(extreme) else None
+            if reached is None:
+                continue
+            label = motion.capitalize() if len(joints) == 1 else f"{joint.replace('_', ' ')}: {motion}"
+            items.append((label, float(reached), float(normal)))
+    if items:
+        return items
     flat = flatten_metrics(metrics)
     return [
         (label, float(flat[key]), normal)

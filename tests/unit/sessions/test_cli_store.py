@@ -10,12 +10,12 @@ import typer
 from store_testdata import make_result, tapping_series, video_info
 from typer.testing import CliRunner
 
-from sessions.cli_store import register
+from sessions.cli_store import mount
 from sessions.pipeline import score_series
 from sessions.store import open_store
 
 app = typer.Typer()
-register(app)
+mount(app)
 runner = CliRunner()
 
 

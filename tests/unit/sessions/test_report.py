@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from store_testdata import make_result, tapping_series, video_info
 
+from exercises.registry import get_exercise
+from metrics.rom import NORMAL_ROM, compute_joint_rom
 from sessions.pipeline import score_series
-from sessions.report import format_change, metric_label, plot_signal, progress_report, session_report
+from sessions.report import _rom_items, format_change, metric_label, plot_signal, progress_report, session_report
 from sessions.store import NotFoundError, Store, open_store
 
 pypdf = pytest.importorskip("pypdf")
@@ -59,7 +61,7 @@ def test_session_report_has_the_signal_the_comparison_and_the_versions(store: St
     pages, images, text = read_pdf(path)
     assert pages >= 1 and images >= 1  # the main signal with the reps marked
     assert NAME in text and "affected side: left" in text
-    assert "Finger tapping — session report" in text
+    assert f"{get_exercise('finger_tapping').title} — session report" in text
     assert "first (2025-04-01)" in text and "previous (2025-04-08)" in text
     assert "Repetitions 6 8 7" in text  # first, previous, this (the corrected count)
     assert "corrected" in text and "Dr. Æsa" in text and "first tap was a false start" in text
@@ -91,7 +93,8 @@ def test_progress_report_covers_every_exercise_of_the_patient(store: Store, tmp_
     pages, images, text = read_pdf(progress_report(store, "P7", tmp_path / "progress.pdf"))
     assert pages >= 1 and images >= 1
     assert NAME in text and "4 session(s)" in text
-    assert "Finger tapping — 3 session(s)" in text and "Wrist flexion — 1 session(s)" in text
+    titles = [get_exercise(name).title for name in ("finger_tapping", "wrist_flexion")]
+    assert f"{titles[0]} — 3 session(s)" in text and f"{titles[1]} — 1 session(s)" in text
     assert "3 v2 7" in text  # session 3, current version 2, 7 reps
     with pytest.raises(NotFoundError, match="no sessions"):
         progress_report(store, "P7", tmp_path / "none.pdf", exercise="thumb_opposition")
@@ -114,3 +117,17 @@ def test_labels_and_changes_read_naturally() -> None:
     assert format_change(10, 12.5) == "+2.5 (+25%)"
     assert format_change(4, 3) == "−1 (−25%)"
     assert format_change(None, 3) == "–"
+
+
+def test_rom_items_come_from_the_exercises_rom_metric() -> None:
+    angle = np.linspace(-40, 60, 201)  # extension to 40°, flexion to 60°
+    rom = compute_joint_rom(angle, normal=NORMAL_ROM["wrist_flex"]).to_dict()
+    items = _rom_items("wrist_flexion", {"max_flexion_deg": 58.0, "rom": {"wrist_flex": rom}})
+    labels = [label for label, _, _ in items]
+    assert labels == ["Flexion", "Extension"]
+    assert items[0][1:] == (58.0, 80.0)  # the exercise's own peak where it reports one
+    assert items[1][1] == pytest.approx(-float(rom["low_deg"] or 0)) and items[1][2] == 70.0  # else the robust extreme
+    # Two joints get the joint in the label; a result without 'rom' falls back to the contract's keys.
+    two = _rom_items("x", {"rom": {"index_mcp_flex": rom, "index_pip_flex": rom}})
+    assert [label for label, _, _ in two][:2] == ["index mcp flex: flexion", "index mcp flex: extension"]
+    assert _rom_items("wrist_flexion", {"max_flexion_deg": 50.0}) == [("Wrist flexion", 50.0, 80.0)]
