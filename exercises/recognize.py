@@ -1,0 +1,179 @@
+"""Tell which exercise a recording shows from the movement itself (``--exercise auto``).
+
+Each exercise moves one thing a lot and, ideally, little else. For every exercise this module measures
+how much its own signal moved (a robust range: 95th minus 5th percentile), relative to what the exercise
+normally produces, and how often it went back and forth (reps found by the same rep machine the exercise
+uses). Movements that belong to another exercise are discounted where they would otherwise be confused:
+closing the whole hand also bends the thumb and narrows the finger spread; thumb-to-fingertip touches on
+several fingers are opposition, on the index alone tapping.
+
+The score of an exercise is ``min(range / typical range, 1.5) * repetition factor * exclusivity``; the
+confidence is high only when the best score is large and clearly above the runner-up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from exercises.common import (
+    Reference,
+    compute_channels,
+    estimate_reference,
+    median3_channels,
+    run_detector,
+)
+from exercises.finger_lifting import FingerLifting, LiftDetector
+from exercises.grip import Grip
+from exercises.thumb_opposition import ThumbOpposition
+from metrics.angles import compute_finger_angles, compute_roll, compute_wrist_angles, tip_distances
+from metrics.reps import RepParams, find_reps
+from tracking.filters import lowpass
+from tracking.series import FINGERS, LandmarkSeries
+
+__all__ = ["TYPICAL_RANGE", "recognition_features", "recognize_exercise"]
+
+TYPICAL_RANGE = {
+    "finger_tapping": 0.6,  # thumb-index tip distance, palm lengths
+    "thumb_opposition": 3.0,  # distinct fingertips touched (of 4), scaled below
+    "finger_lifting": 20.0,  # MCP extension of the lifted finger, degrees
+    "wrist_flexion": 70.0,  # flexion-extension arc, degrees
+    "grip": 60.0,  # fist closure, percent
+    "finger_spread": 25.0,  # index + little abduction, degrees
+    "wrist_deviation": 30.0,  # radial-ulnar arc, degrees
+    "pronation_supination": 90.0,  # forearm rotation arc, degrees
+    "thumb_flexion": 60.0,  # thumb MCP + IP flexion, degrees
+}
+"""A clear, moderate performance of each exercise moves its signal about this much."""
+
+_MIN_PROMINENCE = {
+    "finger_tapping": 0.2,
+    "finger_lifting": 8.0,
+    "wrist_flexion": 12.0,
+    "grip": 15.0,
+    "finger_spread": 8.0,
+    "wrist_deviation": 8.0,
+    "pronation_supination": 20.0,
+    "thumb_flexion": 15.0,
+}
+
+
+def _robust_range(x: np.ndarray) -> float:
+    v = np.asarray(x, float)
+    v = v[np.isfinite(v)]
+    if v.size < 5:
+        return 0.0
+    lo, hi = np.percentile(v, [5, 95])
+    return float(hi - lo)
+
+
+def _cycles(t: np.ndarray, x: np.ndarray, min_prominence: float) -> int:
+    if not np.isfinite(x).any():
+        return 0
+    return len(find_reps(t, x, RepParams(min_prominence=min_prominence, rel_prominence=0.3, min_duration_s=0.15)))
+
+
+def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
+    """Per exercise: the robust range of its signal and the number of back-and-forth cycles.
+
+    Returns
+    -------
+    dict
+        ``{exercise: {'range': float, 'cycles': float, ...}}``.
+    """
+    t = np.asarray(series.t, float)
+    # Low-passed landmarks: recognition looks at deliberate movement, not at tracking jitter.
+    world = lowpass(t, np.where(series.present[:, None, None], series.world, np.nan), cutoff_hz=4.0)
+    series = series.with_(world=world)
+    hand = series.handedness
+    a = compute_finger_angles(world, handedness=hand)
+    d = tip_distances(world)
+    grip = Grip().channels(world, None, handedness=hand, reference=None)
+    signals: dict[str, np.ndarray] = {
+        "finger_tapping": d["index"],
+        "grip": grip["closure_pct"],
+        "finger_spread": a["index_mcp_abd"] + a["little_mcp_abd"],
+        "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
+    }
+    ref: Reference | None = estimate_reference(t, world, None, handedness=hand, present=series.present, reference_s=1.0)
+    if ref is not None:
+        wrist = compute_wrist_angles(world, handedness=hand, forearm=ref.hand_axis)
+        signals["wrist_flexion"] = wrist.flexion
+        signals["wrist_deviation"] = wrist.deviation
+        signals["pronation_supination"] = compute_roll(world, handedness=hand, reference_normal=ref.palm_normal)
+    out: dict[str, dict[str, float]] = {}
+    for name, x in signals.items():
+        out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
+    # Touches of the thumb on each fingertip (the opposition detector).
+    opp = ThumbOpposition()
+    raw, _ = compute_channels(series, opp.channels, reference_s=None)
+    touches = run_detector(opp.detector(), t, median3_channels(t, raw))
+    per_finger = {f: sum(1 for e in touches if e["finger"] == f) for f in FINGERS}
+    out["thumb_opposition"] = {
+        "range": float(sum(1 for f in FINGERS if per_finger[f] > 0)),
+        "cycles": float(len(touches)),
+        **{f"touches_{f}": float(n) for f, n in per_finger.items()},
+    }
+    out["finger_tapping"].update({f"touches_{f}": float(n) for f, n in per_finger.items()})
+    # Individual finger lifts (the lifting detector: the finger that rose most).
+    lift = FingerLifting()
+    raw, _ = compute_channels(series, lift.channels, reference_s=None)
+    lifts = run_detector(LiftDetector(replace(lift.params, min_prominence=10.0)), t, median3_channels(t, raw))
+    lifted = {e["finger"] for e in lifts}
+    # Lifted off the table = above the finger's usual (resting) level, not just back up from a bend.
+    rest = {f: float(np.nanmedian(raw[f])) if np.isfinite(raw[f]).any() else math.nan for f in FINGERS}
+    amps = [e["event"].peak_value - rest[e["finger"]] for e in lifts]
+    out["finger_lifting"] = {
+        "range": max(float(np.nanmedian(amps)), 0.0) if amps else 0.0,
+        "cycles": float(len(lifts)),
+        "fingers": float(len(lifted)),
+    }
+    return out
+
+
+def recognize_exercise(series: LandmarkSeries) -> tuple[str, float, dict[str, float]]:
+    """Guess the exercise performed in ``series``.
+
+    Returns
+    -------
+    name : str
+        The best-scoring exercise.
+    confidence : float
+        0..1; below about 0.5 the guess should be confirmed by a person.
+    scores : dict
+        Score of every exercise (comparable to each other; about 1 for a clear performance).
+    """
+    names = list(TYPICAL_RANGE)
+    if len(series) == 0 or not series.present.any():
+        return "finger_tapping", 0.0, dict.fromkeys(names, 0.0)
+    feats = recognition_features(series)
+    level = {n: min(feats[n]["range"] / TYPICAL_RANGE[n], 1.5) if n in feats else 0.0 for n in names}
+    reps = {n: min(feats[n]["cycles"] / 2.0, 1.0) if n in feats else 0.0 for n in names}
+    scores = {n: level[n] * reps[n] for n in names}
+    closure = min(level["grip"], 1.0)
+    # A fist bends the thumb and closes the spread: those count only beyond what the fist explains.
+    scores["thumb_flexion"] *= 1.0 - closure
+    scores["finger_spread"] *= 1.0 - closure
+    scores["finger_lifting"] *= 1.0 - closure
+    scores["finger_tapping"] *= 1.0 - closure
+    # Touches: several fingertips = opposition; the index alone (and wide openings) = tapping.
+    opp = feats["thumb_opposition"]
+    n_touch = opp["cycles"]
+    index_share = opp["touches_index"] / n_touch if n_touch else 0.0
+    scores["thumb_opposition"] = min(opp["range"] / TYPICAL_RANGE["thumb_opposition"], 1.5) * reps["thumb_opposition"]
+    if opp["range"] <= 1:
+        scores["thumb_opposition"] *= 0.3
+    scores["finger_tapping"] *= index_share if n_touch else 0.5
+    # One finger at a time, lifts spread over several fingers, and no thumb touching a fingertip.
+    fingers = feats["finger_lifting"]["fingers"]
+    scores["finger_lifting"] *= min(fingers / 2.0, 1.0) * max(0.0, 1.0 - n_touch / 4.0)
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    (best, top), (_, second) = ranked[0], ranked[1]
+    confidence = 0.0 if top <= 0 else min(top, 1.0) * (1.0 - second / top)
+    return best, float(confidence), {k: _finite(v) for k, v in scores.items()}
+
+
+def _finite(x: float) -> float:
+    return float(x) if math.isfinite(x) else 0.0
