@@ -560,10 +560,14 @@ def open_store(
         Upgrade the schema to the newest revision (never loses data; see :func:`upgrade_schema`).
     """
     full = normalize_url(url)
+
+    def cannot(reason: object) -> StoreError:
+        return StoreError(f"cannot open the database {_redact(full)}: {' '.join(str(reason).split())}")
+
     try:
         engine = _make_engine(full, busy_timeout_s=busy_timeout_s)
-    except Exception as e:  # malformed URL or missing driver
-        raise StoreError(f"cannot open the database {_redact(full)}: {e}") from None
+    except Exception as e:  # malformed URL, missing driver, folder that cannot be made
+        raise cannot(e) from None
     if files_dir is None:
         db = engine.url.database if engine.dialect.name == "sqlite" else None
         folder = Path(db).parent if db and db != ":memory:" else data_dir()
@@ -573,9 +577,9 @@ def open_store(
     if upgrade:
         try:
             store._retry(lambda: upgrade_schema(engine))
-        except OperationalError as e:
+        except (DBAPIError, OSError) as e:  # server down, wrong password, unreadable file ...
             engine.dispose()
-            raise StoreError(f"cannot open the database {_redact(full)}: {e.orig}") from None
+            raise cannot(e.orig if isinstance(e, DBAPIError) else e) from None
     return store
 
 

@@ -108,3 +108,12 @@ def test_rescore_and_report_commands(db: str, tmp_path: Path) -> None:
     assert code == 0 and pdf.read_bytes().startswith(b"%PDF") and str(pdf) in stderr
     code, _, _ = run("report", "--patient", pid, "--out", str(tmp_path / "p.pdf"), "--db", db)
     assert code == 0 and (tmp_path / "p.pdf").stat().st_size > 1000
+
+
+def test_a_file_that_is_not_a_database_is_refused_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("shopping list\n" * 200)
+    code, stdout, stderr = run("patients", "list", "--db", str(bad))
+    assert code == 2 and stdout == ""
+    assert stderr.startswith("error: cannot open the database") and stderr.count("\n") == 1
+    assert bad.read_text() == "shopping list\n" * 200  # untouched
