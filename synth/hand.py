@@ -30,7 +30,7 @@ and the wrist position in camera coordinates. Camera coordinates follow OpenCV: 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -119,7 +119,6 @@ class HandShape:
     finger_scale: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
     girth: float = 1.0
     forearm_length: float = 0.26
-    _cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def mirror(self) -> float:

@@ -194,15 +194,28 @@ def solve_touch(
             [max(0.0, 0.012 - j[TIP_INDEX["thumb"], 2]) * 200.0],
         ])  # fmt: skip
 
+    key = (base.tobytes(), shape.size, shape.finger_scale, finger, gap)
+    if key in _TOUCH_CACHE:
+        return _TOUCH_CACHE[key].copy()
     lo = np.concatenate([_THUMB_LO, [0.0]])
     hi = np.concatenate([_THUMB_HI, [75.0]])
     best = None
-    for start in (np.clip(x0, lo + 1e-6, hi - 1e-6), np.clip(np.concatenate([prefs, [pref_flex]]), lo, hi)):
-        r = least_squares(resid, start, bounds=(lo, hi), x_scale=10.0)
+    for start in (np.clip(np.concatenate([prefs, [pref_flex]]), lo, hi), np.clip(x0, lo + 1e-6, hi - 1e-6)):
+        r = least_squares(resid, start, bounds=(lo, hi), x_scale=10.0, ftol=1e-6, xtol=1e-6)
         if best is None or r.cost < best.cost:
             best = r
+        if np.linalg.norm(local_joints(make(r.x), shape)[TIP_INDEX["thumb"]]
+                          - local_joints(make(r.x), shape)[TIP_INDEX[finger]]) < gap + 0.002:  # fmt: skip
+            break
     assert best is not None
-    return make(best.x)
+    out = make(best.x)
+    if len(_TOUCH_CACHE) > 256:
+        _TOUCH_CACHE.clear()
+    _TOUCH_CACHE[key] = out.copy()
+    return out
+
+
+_TOUCH_CACHE: dict[tuple[object, ...], NDArray[np.float64]] = {}
 
 
 def blend(a: NDArray[np.float64], b: NDArray[np.float64], s: float) -> NDArray[np.float64]:
