@@ -46,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--hesitations", type=int, default=None, help="finger_tapping: short pauses")
     r.add_argument("--halts", type=int, default=None, help="finger_tapping: long pauses")
     r.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
-                   help="any other script parameter, e.g. --param period=2.5 --param 'order=[\"index\"]'")  # fmt: skip
+                   help="any other script parameter, e.g. --param period=2.5 --param 'order=[\"index\"]'")
+    c = sub.add_parser("check", help="track clips with MediaPipe and compare with their truth")
+    c.add_argument("paths", nargs="+", help="MP4 files or directories of them")
+    c.add_argument("--json", default=None, help="also write per-clip results to this file")
     u = sub.add_parser("suite", help="render a varied benchmark suite (cached)")
     u.add_argument("--n", type=int, default=5, help="clips per exercise")
     u.add_argument("--seed", type=int, default=0)
@@ -72,13 +75,30 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "samples":
         for p in make_samples(a.out, a.only):
             print(p)
+    elif a.cmd == "check":
+        from synth.check import evaluate_clip, summarize
+
+        files: list[Path] = []
+        for p in a.paths:
+            pp = Path(p)
+            files += sorted(pp.glob("*.mp4")) if pp.is_dir() else [pp]
+        results = []
+        for f in files:
+            r = evaluate_clip(f)
+            results.append(r)
+            print(f"{f.name:48s} det {r['detection_rate']:6.1%}  err {r.get('err_px_median', float('nan')):5.1f} px"
+                  f"  topo {r.get('topology_ok', float('nan')):6.1%}  {r['skin']}/{r['background']}/{r['view']}",
+                  flush=True)
+        print(summarize(results))
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=1))
     elif a.cmd == "suite":
         paths = make_suite(a.n, a.seed, a.out)
         print(f"{len(paths)} clips in {a.out}")
     else:
         params: dict[str, Any] = {}
         for key, name in (("reps", "reps"), ("rate", "rate"), ("amplitude", "amplitude"),
-                          ("decrement", "decrement_pct"), ("hesitations", "hesitations"), ("halts", "halts")):  # fmt: skip
+                          ("decrement", "decrement_pct"), ("hesitations", "hesitations"), ("halts", "halts")):
             v = getattr(a, key)
             if v is not None:
                 params[name] = v
@@ -92,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             exercise=a.exercise, seed=a.seed, side=a.side, skin=a.skin, background=a.background,
             lighting=a.lighting, view=a.view, fps=a.fps, width=a.width, height=a.height, hand_size=a.size,
             fill=a.fill, noise=a.noise, jpeg_quality=a.jpeg, blur_subframes=a.blur, crf=a.crf, params=params,
-        )  # fmt: skip
+        )
         truth = render_clip(spec, Path(a.out))
         print(f"{a.out}: {truth['video']['frames']} frames, {truth['rep_count']} reps, metrics {truth['metrics']}")
     print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)

@@ -45,7 +45,7 @@ JOINT_NAMES: tuple[str, ...] = (
     "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
     "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
     "little_mcp", "little_pip", "little_dip", "little_tip",
-)  # fmt: skip
+)
 """The 21 joints in MediaPipe hand-landmark order."""
 
 TIP_INDEX: dict[str, int] = {"thumb": 4, "index": 8, "middle": 12, "ring": 16, "little": 20}
@@ -239,11 +239,11 @@ def _local_geometry(
     prims: list[tuple[object, ...]] = []
 
     def add(frame: str, a: NDArray[np.float64], b: NDArray[np.float64], ra: float, rb: float,
-            group: int, kind: int, seg: int, palmar: NDArray[np.float64]) -> None:  # fmt: skip
+            group: int, kind: int, seg: int, palmar: NDArray[np.float64]) -> None:
         if not with_prims:
             return
         prims.append((frame, np.asarray(a, float), np.asarray(b, float), ra, rb, group, kind, seg,
-                      np.asarray(palmar, float)))  # fmt: skip
+                      np.asarray(palmar, float)))
 
     # ---- long fingers
     for fi, f in enumerate(FINGERS):
@@ -271,7 +271,7 @@ def _local_geometry(
         add("hand", m, p1, R[0], R[1], grp, KIND_PHALANX, 0, _cross(ax, d1))
         add("hand", p1, p2, R[1], R[2], grp, KIND_PHALANX, 1, _cross(ax, d2))
         add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2] * 0.97, R[3], grp, KIND_DISTAL, 2,
-            _cross(ax, d3))  # fmt: skip
+            _cross(ax, d3))
 
     # ---- thumb
     ts = shape.finger_scale[0]
@@ -301,7 +301,7 @@ def _local_geometry(
     joints[1:5] = (c, p1, p2, p3)
     # thumb metacarpal belongs to the palm group (thenar eminence blends into the palm)
     add("hand", c - d1 * 0.006 * s, p1, R[0] * 1.25, R[1] * 1.02, GROUP_PALM, KIND_SKIN, 0,
-        _cross(ax, d1))  # fmt: skip
+        _cross(ax, d1))
     add("hand", p1, p2, R[1], R[2], 1, KIND_PHALANX, 1, _cross(ax, d2))
     add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2], R[3], 1, KIND_DISTAL, 2, _cross(ax, d3))
 
@@ -310,18 +310,18 @@ def _local_geometry(
     # ---- palm (group 0)
     pz = _EZ
     for f, bx, rm in (("index", 0.011, 0.0118), ("middle", 0.002, 0.0120),
-                      ("ring", -0.008, 0.0114), ("little", -0.017, 0.0106)):  # fmt: skip
-        base = np.array([bx, 0.022, 0.0]) * s
-        add("hand", base, np.array(_MCP_POS[f]) * s + np.array([0, -0.004, -0.001]) * s,
-            0.0125 * s * g, rm * s * g, GROUP_PALM, KIND_SKIN, 0, pz)  # fmt: skip
+                      ("ring", -0.008, 0.0114), ("little", -0.017, 0.0106)):
+        mc_base = np.array([bx, 0.022, 0.0]) * s
+        add("hand", mc_base, np.array(_MCP_POS[f]) * s + np.array([0, -0.004, -0.001]) * s,
+            0.0125 * s * g, rm * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
     # hypothenar and thenar pads
     add("hand", np.array([-0.012, 0.018, 0.006]) * s, np.array([-0.030, 0.060, 0.007]) * s,
-        0.0125 * s * g, 0.0100 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)  # fmt: skip
+        0.0125 * s * g, 0.0100 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
     add("hand", np.array([0.006, 0.020, 0.008]) * s, 0.5 * (c + p1) + np.array([-0.004, 0, 0.002]),
-        0.0130 * s * g, 0.0110 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)  # fmt: skip
+        0.0130 * s * g, 0.0110 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
     # carpus / wrist
     add("hand", np.array([-0.011, 0.006, 0.001]) * s, np.array([0.011, 0.006, 0.001]) * s,
-        0.0165 * s * g, 0.0165 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)  # fmt: skip
+        0.0165 * s * g, 0.0165 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
     # ---- forearm (forearm frame): radius + ulna side, split for tight bounds
     fl = shape.forearm_length * s
     n_seg = 4
@@ -331,7 +331,7 @@ def _local_geometry(
             a = np.array([side_x * (1 + 0.3 * t0), -0.004 - fl * t0, 0.0]) * np.array([s, 1, 1])
             b = np.array([side_x * (1 + 0.3 * t1), -0.004 - fl * t1, 0.0]) * np.array([s, 1, 1])
             add("forearm", a, b, (r0 + (r1 - r0) * t0) * s * g, (r0 + (r1 - r0) * t1) * s * g,
-                GROUP_PALM, KIND_FOREARM, 0, pz)  # fmt: skip
+                GROUP_PALM, KIND_FOREARM, 0, pz)
     return joints, prims
 
 
@@ -378,14 +378,14 @@ def forward_kinematics(
     pal = np.zeros((len(prims), 3))
     for i, (frame, a, b, ra, rb, grp, kind, seg, palmar) in enumerate(prims):
         m = m_hand if frame == "hand" else m_fore
-        out[i, 0:3] = m @ a + w  # type: ignore[operator]
-        out[i, 3:6] = m @ b + w  # type: ignore[operator]
-        out[i, 6] = ra  # type: ignore[assignment]
-        out[i, 7] = rb  # type: ignore[assignment]
-        out[i, 8] = grp  # type: ignore[assignment]
-        out[i, 9] = kind  # type: ignore[assignment]
-        out[i, 10] = seg  # type: ignore[assignment]
-        pv = m @ palmar  # type: ignore[operator]
+        out[i, 0:3] = m @ a + w
+        out[i, 3:6] = m @ b + w
+        out[i, 6] = ra
+        out[i, 7] = rb
+        out[i, 8] = grp
+        out[i, 9] = kind
+        out[i, 10] = seg
+        pv = m @ palmar
         pal[i] = pv / max(np.linalg.norm(pv), 1e-9)
     # mirroring flips handedness of cross products: palmar vectors were built in the
     # right-hand frame and mapped by the same linear map, so they stay correct.

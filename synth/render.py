@@ -16,6 +16,7 @@ are anti-aliased from the closest approach of missed rays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -169,7 +170,7 @@ def _smin(a: float, b: float, k: float) -> float:
 def _sdf(
     px: float, py: float, pz: float, q: NDArray[np.float64], grp: NDArray[np.int64],
     sub: NDArray[np.int64], ns: int, fd: NDArray[np.float64],
-) -> float:  # fmt: skip
+) -> float:
     palm = 1e9
     for g in range(6):
         fd[g] = 1e9
@@ -211,7 +212,7 @@ def _shade(
     q: NDArray[np.float64], grp: NDArray[np.int64], info: NDArray[np.float64],
     sub: NDArray[np.int64], ns: int, fd: NDArray[np.float64], mat: NDArray[np.float64],
     lig: NDArray[np.float64], out: NDArray[np.float64],
-) -> None:  # fmt: skip
+) -> None:
     # normal (tetrahedron technique)
     e = 0.0004
     k1 = _sdf(px + e, py - e, pz - e, q, grp, sub, ns, fd)
@@ -251,7 +252,6 @@ def _shade(
     ry /= rl
     rz /= rl
     kind = int(info[bi, 0])
-    seg = int(info[bi, 1])
     palx, paly, palz = info[bi, 2], info[bi, 3], info[bi, 4]
     length = np.sqrt(l2)
     palmar = rx * palx + ry * paly + rz * palz
@@ -279,7 +279,7 @@ def _shade(
         nw = _smoothstep(0.42, 0.62, dors) * _smoothstep(0.30, 0.42, h)
         if nw > 0.0:
             lun = 1.0 - _smoothstep(0.36, 0.48, h)  # lunula near the base
-            free = _smoothstep(0.93, 0.99, h)  # free edge
+            free = 0.5 * _smoothstep(0.93, 0.99, h)  # free edge
             nr = mat[6] + lun * 0.15 + free * 0.25
             ng = mat[7] + lun * 0.15 + free * 0.25
             nb = mat[8] + lun * 0.15 + free * 0.22
@@ -382,10 +382,7 @@ def _ray_near_segment(dx: float, dy: float, dz: float, q: NDArray[np.float64], i
     dao = dx * ax + dy * ay + dz * az
     baa = bx * ax + by * ay + bz * az
     den = l2 - dba * dba
-    if den > 1e-12:
-        s = (dba * dao - baa) / den
-    else:
-        s = 0.0
+    s = (dba * dao - baa) / den if den > 1e-12 else 0.0
     if s < 0.0:
         s = 0.0
     elif s > 1.0:
@@ -408,7 +405,7 @@ def _render_kernel(
     bs: NDArray[np.float64], cam: NDArray[np.float64], box: NDArray[np.int64],
     mat: NDArray[np.float64], lig: NDArray[np.float64],
     rgb: NDArray[np.float32], alpha: NDArray[np.float32], depth: NDArray[np.float32],
-) -> None:  # fmt: skip
+) -> None:
     f, cx, cy = cam[0], cam[1], cam[2]
     x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
     n = q.shape[0]
@@ -437,17 +434,17 @@ def _render_kernel(
             for v in range(ty, ty1):
                 for u in range(tx, tx1):
                     _render_pixel(u, v, f, cx, cy, pix, q, grp, info, bs, tsub, nt, sub, fd, col, mat, lig,
-                                  rgb, alpha, depth, x0, y0)  # fmt: skip
+                                  rgb, alpha, depth, x0, y0)
 
 
 @numba.njit(cache=True, fastmath=True)
 def _render_pixel(
     u: int, v: int, f: float, cx: float, cy: float, pix: float, q: NDArray[np.float64],
-    grp: NDArray[np.int64], info: NDArray[np.float64], bs: NDArray[np.float64], tsub: NDArray[np.int64],
+    grp: NDArray[Any], info: NDArray[np.float64], bs: NDArray[np.float64], tsub: NDArray[np.int64],
     nt: int, sub: NDArray[np.int64], fd: NDArray[np.float64], col: NDArray[np.float64],
     mat: NDArray[np.float64], lig: NDArray[np.float64], rgb: NDArray[np.float32],
     alpha: NDArray[np.float32], depth: NDArray[np.float32], x0: int, y0: int,
-) -> None:  # fmt: skip
+) -> None:
     if True:
         if True:
             dx = (u + 0.5 - cx) / f
@@ -516,7 +513,7 @@ def _render_pixel(
                 if cov > 1.0:
                     cov = 1.0
                 _shade(dx * mint, dy * mint, dz * mint, dx, dy, dz, q, grp, info, sub, ns, fd,
-                       mat, lig, col)  # fmt: skip
+                       mat, lig, col)
                 alpha[iy, ix] = cov
                 depth[iy, ix] = mint * dz
             rgb[iy, ix, 0] = col[0]
@@ -527,7 +524,7 @@ def _render_pixel(
 # ----------------------------------------------------------------------------- python API
 
 
-def _prepare(geom: HandGeometry, camera: Camera) -> tuple[NDArray[np.float64], ...]:
+def _prepare(geom: HandGeometry, camera: Camera) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     pr = geom.prims
     a = pr[:, 0:3]
     b = pr[:, 3:6]
@@ -633,12 +630,12 @@ def render_hand(
         ld = ld / np.linalg.norm(ld)
         lig = np.concatenate([ld, light.key, light.sky, light.ground]).astype(np.float64)
         mat = np.array([*material.dorsal, *material.palmar, *material.nail, material.crease,
-                        material.mottle], dtype=np.float64)  # fmt: skip
+                        material.mottle], dtype=np.float64)
         sub_rgb = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         sub_a = np.zeros((y1 - y0, x1 - x0), np.float32)
         sub_d = np.zeros((y1 - y0, x1 - x0), np.float32)
         _render_kernel(q, grp, info, bs, cam, np.array(box, dtype=np.int64), mat, lig,
-                       sub_rgb, sub_a, sub_d)  # fmt: skip
+                       sub_rgb, sub_a, sub_d)
         rgb[y0:y1, x0:x1] = sub_rgb
         alpha[y0:y1, x0:x1] = sub_a
         depth[y0:y1, x0:x1] = sub_d

@@ -159,7 +159,7 @@ def make_light(kind: str, rng: np.random.Generator) -> Light:
 def _value_noise(h: int, w: int, scale: int, rng: np.random.Generator) -> NDArray[np.float32]:
     gh, gw = max(2, h // scale + 2), max(2, w // scale + 2)
     g = rng.random((gh, gw)).astype(np.float32)
-    return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.asarray(cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.float32)
 
 
 def _fbm(h: int, w: int, rng: np.random.Generator, base: int = 128, octaves: int = 5) -> NDArray[np.float32]:
@@ -174,7 +174,9 @@ def _fbm(h: int, w: int, rng: np.random.Generator, base: int = 128, octaves: int
     return out / tot
 
 
-def _random_color(rng: np.random.Generator, sat: float = 0.5, val: tuple[float, float] = (0.3, 0.9)) -> NDArray[np.float32]:
+def _random_color(
+    rng: np.random.Generator, sat: float = 0.5, val: tuple[float, float] = (0.3, 0.9)
+) -> NDArray[np.float32]:
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(0, sat * 255), rng.uniform(*val) * 255]]], np.uint8)
     return (cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0] / 255.0).astype(np.float32)
 
@@ -223,7 +225,7 @@ def make_background(kind: str, width: int, height: int, rng: np.random.Generator
         else:  # fabric/plaster
             n = _fbm(h, w, rng, base=64, octaves=6)
             fine = rng.random((h, w)).astype(np.float32)
-            fine = cv2.GaussianBlur(fine, (0, 0), 0.8)
+            fine = np.asarray(cv2.GaussianBlur(fine, (0, 0), 0.8), dtype=np.float32)
             img = c0 * (0.7 + 0.5 * n[..., None] + 0.12 * (fine[..., None] - 0.5))
     elif kind == "table":
         c0 = _random_color(rng, sat=0.5, val=(0.35, 0.8))
@@ -246,7 +248,7 @@ def _room(h: int, w: int, rng: np.random.Generator) -> NDArray[np.float32]:
     wall = _random_color(rng, sat=0.3, val=(0.5, 0.9))
     img = np.broadcast_to(wall, (h, w, 3)).copy()
     img *= (0.85 + 0.2 * _fbm(h, w, rng, base=160, octaves=3))[..., None]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
     # ceiling light falloff
     img *= (1.05 - 0.35 * (yy / h))[..., None]
     # window
@@ -299,14 +301,14 @@ def _room(h: int, w: int, rng: np.random.Generator) -> NDArray[np.float32]:
             ex, ey = int(cx + np.cos(ang) * ln), int(cy + np.sin(ang) * ln)
             g = (0.1 + rng.uniform(0, 0.15), 0.35 + rng.uniform(0, 0.3), 0.1)
             cv2.ellipse(img, ((cx + ex) // 2, (cy + ey) // 2), (int(ln / 2), 7),
-                        float(np.rad2deg(ang)), 0, 360, g, -1)  # fmt: skip
+                        float(np.rad2deg(ang)), 0, 360, g, -1)
     # desk in the foreground
     if rng.random() < 0.6:
         dy = int(rng.uniform(0.75, 0.92) * h)
         desk = _random_color(rng, sat=0.4, val=(0.3, 0.7))
         img[dy:] = desk * (0.85 + 0.2 * _fbm(h - dy, w, rng, base=40, octaves=3))[..., None]
     # out-of-focus camera
-    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.0))
+    img = np.asarray(cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 2.0)), dtype=np.float32)
     return img.astype(np.float32)
 
 
@@ -429,7 +431,7 @@ def composite(
             a[cy0:cy1, cx0:cx1] = src[cy0 - ty0 : cy1 - ty0, cx0 - tx0 : cx1 - tx0]
         small = cv2.resize(a, (max(a.shape[1] // 4, 1), max(a.shape[0] // 4, 1)), interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (0, 0), 1.8)
-        a = cv2.resize(small, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+        a = np.asarray(cv2.resize(small, (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR), np.float32)
         reg *= (1.0 - shadow * a)[..., None]
     al = layer.alpha[y0:y1, x0:x1, None]
     hand = linear_to_srgb(np.clip(layer.rgb[y0:y1, x0:x1], 0, 1))

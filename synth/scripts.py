@@ -192,7 +192,7 @@ def solve_touch(
             (x[:5] - prefs) * 0.01,
             [(x[5] - pref_flex) * 0.01],
             [max(0.0, 0.012 - j[TIP_INDEX["thumb"], 2]) * 200.0],
-        ])  # fmt: skip
+        ])
 
     key = (base.tobytes(), shape.size, shape.finger_scale, finger, gap)
     if key in _TOUCH_CACHE:
@@ -205,7 +205,7 @@ def solve_touch(
         if best is None or r.cost < best.cost:
             best = r
         if np.linalg.norm(local_joints(make(r.x), shape)[TIP_INDEX["thumb"]]
-                          - local_joints(make(r.x), shape)[TIP_INDEX[finger]]) < gap + 0.002:  # fmt: skip
+                          - local_joints(make(r.x), shape)[TIP_INDEX[finger]]) < gap + 0.002:
             break
     assert best is not None
     out = make(best.x)
@@ -255,7 +255,7 @@ def _set(p: NDArray[np.float64], **kw: float) -> NDArray[np.float64]:
 
 
 def _fingers(p: NDArray[np.float64], mcp: float, pip: float, dip: float,
-             which: tuple[str, ...] = FINGERS) -> NDArray[np.float64]:  # fmt: skip
+             which: tuple[str, ...] = FINGERS) -> NDArray[np.float64]:
     q = p.copy()
     for f in which:
         q[ANGLE_INDEX[f"{f}_mcp_flex"]] = mcp
@@ -330,7 +330,7 @@ def script_finger_tapping(
     base = _set(base, index_mcp_flex=8, index_pip_flex=8, index_dip_flex=4)
     closed = solve_touch(base, shape, "index", gap=0.003)
     wide = _set(base, thumb_cmc_abd=45, thumb_cmc_flex=-5, thumb_mcp_flex=0, thumb_ip_flex=0,
-                index_mcp_flex=-5, index_pip_flex=0, index_dip_flex=0, thumb_cmc_rot=15)  # fmt: skip
+                index_mcp_flex=-5, index_pip_flex=0, index_dip_flex=0, thumb_cmc_rot=15)
 
     def dist(p: NDArray[np.float64]) -> float:
         return tip_distance(p, shape, "index") / palm
@@ -363,13 +363,13 @@ def script_finger_tapping(
             dur = float(rng.uniform(0.22, 0.27) if kind == "hesitation" else rng.uniform(0.5, 0.7))
             tl.hold(dur)
             pauses.append({"kind": kind, "start_s": _r(to), "end_s": _r(to + dur), "duration_s": _r(dur),
-                           "after_tap": k + 1})  # fmt: skip
+                           "after_tap": k + 1})
         rep_list.append({
             "start_s": _r(start), "peak_s": _r(tc + 0.01), "end_s": _r(to),
             "amplitude": _r(dist(opens[k + 1])),
             "amplitude_before": _r(dist(opens[k])),
             "min_distance": _r(dist(closed)),
-        })  # fmt: skip
+        })
     t, pose = _finish(tl, fps)
     amp = np.array([r["amplitude"] for r in rep_list])
     third = max(1, reps // 3)
@@ -393,7 +393,7 @@ def script_finger_tapping(
                        "interval_cv": "std (ddof=0) / mean of inter-touch intervals",
                        "hesitations": "inserted pauses >= 0.2 s (halts included)",
                        "halts": "inserted pauses >= 0.5 s",
-                   }})  # fmt: skip
+                   }})
 
 
 def script_thumb_opposition(
@@ -451,7 +451,7 @@ def script_thumb_opposition(
             tl.hold(_jit(rng, 0.15))
             end = tl.to(_jit(rng, touch_s), open_pose)
             reps.append({"start_s": _r(start), "peak_s": _r(tc + 0.075), "end_s": _r(end), "finger": f,
-                         "tip_distance": _r(tip_distance(touch[f], shape, f) / shape.palm_length)})  # fmt: skip
+                         "tip_distance": _r(tip_distance(touch[f], shape, f) / shape.palm_length)})
             got.append(f)
         if tuple(got) == tuple(FINGERS):
             seq_done += 1
@@ -463,7 +463,7 @@ def script_thumb_opposition(
         "touch_order": [r["finger"] for r in reps],
     }
     return Motion("thumb_opposition", t, pose, view, reps, metrics,
-                  {"touch_gap_m": {f: _r(tip_distance(touch[f], shape, f)) for f in FINGERS}})  # fmt: skip
+                  {"touch_gap_m": {f: _r(tip_distance(touch[f], shape, f)) for f in FINGERS}})
 
 
 COUPLING: dict[str, dict[str, float]] = {
@@ -534,16 +534,16 @@ def script_finger_lifting(
             tl.hold(_jit(rng, 0.25))
             reps.append({"start_s": _r(start), "peak_s": _r(tp + 0.125), "end_s": _r(end), "finger": f,
                          "peak_angle_deg": _r(ang),
-                         "others_deg": {g: _r(ang * c * coupling_scale) for g, c in COUPLING[f].items()}})  # fmt: skip
+                         "others_deg": {g: _r(ang * c * coupling_scale) for g, c in COUPLING[f].items()}})
     t, pose = _finish(tl, fps)
     lifts_pf = {f: sum(r["finger"] == f for r in reps) for f in FINGERS}
     angle_pf = {f: _r(np.mean([r["peak_angle_deg"] for r in reps if r["finger"] == f])) if lifts_pf[f] else 0.0
-                for f in FINGERS}  # fmt: skip
+                for f in FINGERS}
     indiv = {f: _r(1.0 - sum(abs(c) * coupling_scale for c in COUPLING[f].values()) / 3.0) for f in FINGERS}
     metrics = {"lifts_per_finger": lifts_pf, "lift_angle_deg": angle_pf, "individuation_index": indiv}
     return Motion("finger_lifting", t, pose, view, reps, metrics,
                   {"coupling": {f: {g: _r(c * coupling_scale) for g, c in COUPLING[f].items()} for f in FINGERS}},
-                  sway=0.0)  # fmt: skip
+                  sway=0.0)
 
 
 def _cyclic(
@@ -577,7 +577,7 @@ def _cyclic(
         reps.append({"start_s": _r(start), "peak_s": _r(tp + 0.05), "end_s": _r(end),
                      f"{pos_name}_deg": _r(a), f"{neg_name}_deg": _r(b),
                      f"{pos_name}_s": _r(tp + 0.05), f"{neg_name}_s": _r(tn + 0.05),
-                     "peak_angle_deg": _r(a)})  # fmt: skip
+                     "peak_angle_deg": _r(a)})
         tl.hold(0.15)
     t, pose = _finish(tl, fps)
     return Motion(exercise, t, pose, view, reps, sway=0.0), reps
@@ -590,7 +590,7 @@ def _angles(rng: np.random.Generator, n: int, mean: float, sd: float = 0.08) -> 
 def script_wrist_flexion(
     shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 3,
     flexion_deg: float = 60.0, extension_deg: float = 50.0, period: float = 2.0, view: str = "side",
-) -> Motion:  # fmt: skip
+) -> Motion:
     """Wrist flexion-extension cycles after a 1 s neutral hold; forearm still.
 
     Parameters
@@ -617,18 +617,18 @@ def script_wrist_flexion(
     """
     base = rest_pose()
     m, r = _cyclic("wrist_flexion", "wrist_flex", _angles(rng, reps, flexion_deg), _angles(rng, reps, extension_deg),
-                   fps, rng, base, period, view, "flexion", "extension")  # fmt: skip
+                   fps, rng, base, period, view, "flexion", "extension")
     mf = max(x["flexion_deg"] for x in r)
     me = max(x["extension_deg"] for x in r)
     m.metrics = {"max_flexion_deg": _r(mf), "max_extension_deg": _r(me), "rom_deg": _r(mf + me),
-                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}  # fmt: skip
+                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}
     return m
 
 
 def script_wrist_deviation(
     shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 3,
     radial_deg: float = 18.0, ulnar_deg: float = 28.0, period: float = 2.0, view: str = "palm",
-) -> Motion:  # fmt: skip
+) -> Motion:
     """Radial then ulnar deviation cycles after a 1 s neutral hold; forearm still.
 
     Parameters
@@ -657,18 +657,18 @@ def script_wrist_deviation(
     for f in FINGERS:
         base[ANGLE_INDEX[f"{f}_mcp_abd"]] *= 0.5
     m, r = _cyclic("wrist_deviation", "wrist_dev", _angles(rng, reps, radial_deg), _angles(rng, reps, ulnar_deg),
-                   fps, rng, base, period, view, "radial", "ulnar")  # fmt: skip
+                   fps, rng, base, period, view, "radial", "ulnar")
     mr = max(x["radial_deg"] for x in r)
     mu = max(x["ulnar_deg"] for x in r)
     m.metrics = {"max_radial_deg": _r(mr), "max_ulnar_deg": _r(mu), "rom_deg": _r(mr + mu),
-                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}  # fmt: skip
+                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}
     return m
 
 
 def script_pronation_supination(
     shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 3,
     pronation_deg: float = 60.0, supination_deg: float = 60.0, period: float = 2.0, view: str = "forearm_side",
-) -> Motion:  # fmt: skip
+) -> Motion:
     """Forearm pronation then supination cycles after a 1 s neutral hold.
 
     Parameters
@@ -696,11 +696,11 @@ def script_pronation_supination(
     """
     base = rest_pose()
     m, r = _cyclic("pronation_supination", "pronation", _angles(rng, reps, pronation_deg),
-                   _angles(rng, reps, supination_deg), fps, rng, base, period, view, "pronation", "supination")  # fmt: skip
+                   _angles(rng, reps, supination_deg), fps, rng, base, period, view, "pronation", "supination")
     mp_ = max(x["pronation_deg"] for x in r)
     ms = max(x["supination_deg"] for x in r)
     m.metrics = {"max_pronation_deg": _r(mp_), "max_supination_deg": _r(ms), "rom_deg": _r(mp_ + ms),
-                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}  # fmt: skip
+                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}
     return m
 
 
@@ -716,7 +716,7 @@ def _fist(closure: float) -> NDArray[np.float64]:
 def script_grip(
     shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 4,
     closure: float = 1.0, period: float = 1.6, view: str = "palm",
-) -> Motion:  # fmt: skip
+) -> Motion:
     """Fist closure and release.
 
     Parameters
@@ -753,18 +753,18 @@ def script_grip(
         end = tl.to(_jit(rng, period * 0.45), _fist(0.0))
         tl.hold(0.15)
         reps_l.append({"start_s": _r(start), "peak_s": _r(tp + 0.06), "end_s": _r(end), "closure_pct": _r(c * 100),
-                       "peak_angle_deg": _r(c * 85)})  # fmt: skip
+                       "peak_angle_deg": _r(c * 85)})
     t, pose = _finish(tl, fps)
     cl = [r["closure_pct"] for r in reps_l]
     return Motion("grip", t, pose, view, reps_l,
                   {"closure_pct_mean": _r(np.mean(cl)), "closure_pct_max": _r(np.max(cl)),
-                   "max_mcp_flex_deg": _r(max(cl) * 0.85)})  # fmt: skip
+                   "max_mcp_flex_deg": _r(max(cl) * 0.85)})
 
 
 def script_finger_spread(
     shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 4,
     spread_deg: float = 18.0, period: float = 1.6, view: str = "palm",
-) -> Motion:  # fmt: skip
+) -> Motion:
     """MCP abduction (spread) and adduction.
 
     Parameters
@@ -808,17 +808,17 @@ def script_finger_spread(
         tl.hold(0.15)
         reps_l.append({"start_s": _r(start), "peak_s": _r(tp + 0.06), "end_s": _r(end),
                        "abduction_deg": {f: _r(s * k) for f, k in zip(FINGERS, (1.0, 0.0, 0.7, 1.3), strict=True)},
-                       "spread_deg": _r(s * 2.3), "peak_angle_deg": _r(s * 2.3)})  # fmt: skip
+                       "spread_deg": _r(s * 2.3), "peak_angle_deg": _r(s * 2.3)})
     t, pose = _finish(tl, fps)
     return Motion("finger_spread", t, pose, view, reps_l,
                   {"spread_deg_mean": _r(np.mean([r["spread_deg"] for r in reps_l])),
-                   "max_abduction_deg": {f: _r(max(r["abduction_deg"][f] for r in reps_l)) for f in FINGERS}})  # fmt: skip
+                   "max_abduction_deg": {f: _r(max(r["abduction_deg"][f] for r in reps_l)) for f in FINGERS}})
 
 
 def script_thumb_flexion(
     shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 4,
     mcp_deg: float = 45.0, ip_deg: float = 60.0, period: float = 1.6, view: str = "palm",
-) -> Motion:  # fmt: skip
+) -> Motion:
     """Thumb MCP + IP flexion across the palm and back.
 
     Parameters
@@ -856,11 +856,11 @@ def script_thumb_flexion(
         end = tl.to(_jit(rng, period * 0.45), ext)
         tl.hold(0.15)
         reps_l.append({"start_s": _r(start), "peak_s": _r(tp + 0.06), "end_s": _r(end),
-                       "mcp_flex_deg": _r(a), "ip_flex_deg": _r(b), "peak_angle_deg": _r(a + b)})  # fmt: skip
+                       "mcp_flex_deg": _r(a), "ip_flex_deg": _r(b), "peak_angle_deg": _r(a + b)})
     t, pose = _finish(tl, fps)
     return Motion("thumb_flexion", t, pose, view, reps_l,
                   {"max_mcp_flex_deg": _r(max(r["mcp_flex_deg"] for r in reps_l)),
-                   "max_ip_flex_deg": _r(max(r["ip_flex_deg"] for r in reps_l))})  # fmt: skip
+                   "max_ip_flex_deg": _r(max(r["ip_flex_deg"] for r in reps_l))})
 
 
 SCRIPTS: dict[str, Callable[..., Motion]] = {

@@ -57,7 +57,9 @@ VIEWS: dict[str, tuple[str, float, float, float]] = {
 """Camera views: which side of the hand faces the camera, plus a rotation."""
 
 
-def view_rotation(view: str, side: str, rng: np.random.Generator | None = None, jitter: float = 0.0) -> NDArray[np.float64]:
+def view_rotation(
+    view: str, side: str, rng: np.random.Generator | None = None, jitter: float = 0.0
+) -> NDArray[np.float64]:
     """Root rotation for a named view.
 
     Parameters
@@ -164,7 +166,8 @@ def _sway(t: NDArray[np.float64], amp: float, rng: np.random.Generator) -> NDArr
         return out
     for ax in range(3):
         for f in (0.15, 0.33, 0.7):
-            out[:, ax] += amp * rng.uniform(0.2, 0.5) * np.sin(2 * np.pi * f * rng.uniform(0.8, 1.2) * t + rng.uniform(0, 6.3))
+            a = amp * rng.uniform(0.2, 0.5)
+            out[:, ax] += a * np.sin(2 * np.pi * f * rng.uniform(0.8, 1.2) * t + rng.uniform(0, 6.3))
     out[:, 2] *= 0.5
     return out
 
@@ -172,8 +175,9 @@ def _sway(t: NDArray[np.float64], amp: float, rng: np.random.Generator) -> NDArr
 def place_hand(
     motion: Motion, shape: HandShape, root: NDArray[np.float64], camera: Camera, fill: float
 ) -> NDArray[np.float64]:
-    """Wrist position (camera axes) so the hand fills ``fill`` of the frame height and the
-    whole movement stays inside the frame.
+    """Wrist position (camera axes) for a hand filling ``fill`` of the frame height.
+
+    The whole movement is kept inside the frame.
 
     Parameters
     ----------
@@ -195,7 +199,7 @@ def place_hand(
     """
     idx = np.linspace(0, len(motion.t) - 1, min(len(motion.t), 40)).astype(int)
     pts = np.concatenate([forward_kinematics(motion.pose[i], shape, root, np.zeros(3), with_prims=False).joints
-                          for i in idx])  # fmt: skip
+                          for i in idx])
     rest = forward_kinematics(motion.pose[0], shape, root, np.zeros(3), with_prims=False).joints
     ext_rest = max(np.ptp(rest[:, 1]), 0.75 * np.ptp(rest[:, 0]))
     z = camera.f * ext_rest / (fill * camera.height)
@@ -214,7 +218,7 @@ def place_hand(
 def iter_frames(
     motion: Motion, spec: ClipSpec, shape: HandShape, camera: Camera, root: NDArray[np.float64],
     wrist: NDArray[np.float64], rng: np.random.Generator,
-) -> Iterator[tuple[NDArray[np.uint8], NDArray[np.float64], NDArray[np.float32]]]:  # fmt: skip
+) -> Iterator[tuple[NDArray[np.uint8], NDArray[np.float64], NDArray[np.float32]]]:
     """Yield ``(frame_rgb_uint8, joints (21,3), alpha)`` for every frame.
 
     Parameters
@@ -273,7 +277,8 @@ def iter_frames(
                 boxes.append(lay.box)
             a = acc_a / n_sub
             rgb = acc_rgb / np.maximum(acc_a, 1e-6)[..., None]
-            box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+            box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                   max(b[2] for b in boxes), max(b[3] for b in boxes))
             layer = type(lay)(rgb.astype(np.float32), a.astype(np.float32), lay.depth, box)
         img = composite(layer, bg, shadow=shadow, shadow_offset=shadow_off, background_u8=bg8)
         img = noise.apply(img)
@@ -419,7 +424,7 @@ def build_truth(
         "exercise": motion.exercise,
         "hand": spec.side,
         "video": {"fps": spec.fps, "frames": T, "duration_s": round(T / spec.fps, 4),
-                  "width": spec.width, "height": spec.height},  # fmt: skip
+                  "width": spec.width, "height": spec.height},
         "rep_count": len(motion.reps),
         "reps": motion.reps,
         "metrics": motion.metrics,
@@ -436,13 +441,13 @@ def build_truth(
                   "joints_image": "x / width, y / height, origin top-left",
                   "angles": "degrees, kinematic DOFs (see synth.hand)",
                   "segment_angles": "degrees, unsigned angle between adjacent landmark segments",
-                  "thumb_index_distance": "thumb tip to index tip / palm length (wrist to middle MCP)"},  # fmt: skip
+                  "thumb_index_distance": "thumb tip to index tip / palm length (wrist to middle MCP)"},
         "render": {
             **{k: v for k, v in spec.to_dict().items() if k != "params"},
             "params": {k: v for k, v in spec.params.items()},
             "view": motion.view,
             "camera": {"hfov_deg": camera.hfov_deg, "focal_px": round(camera.f, 3), "cx": camera.cx,
-                       "cy": camera.cy, "root": _round(root, 5)},  # fmt: skip
+                       "cy": camera.cy, "root": _round(root, 5)},
             "palm_length_m": round(float(palm_len.mean()), 5),
             "hand_height_frac": round(frac, 3),
         },

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -20,7 +21,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample_videos"
 TIPS = [4, 8, 12, 16, 20]
 
 
-def _truth(name: str) -> dict:  # type: ignore[type-arg]
+def _truth(name: str) -> dict[str, Any]:
     return json.loads((SAMPLES / f"{name}.truth.json").read_text())
 
 
@@ -48,8 +49,8 @@ def _track(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     """Return (present (T,), image xy (T,21,2), handedness)."""
     try:
         from tracking.hands import track_video
-    except ImportError:  # pragma: no cover - fallback while tracking/ is being written
-        track_video = None
+    except ImportError:  # pragma: no cover - tracking/ not importable: use MediaPipe directly
+        track_video = None  # type: ignore[assignment]
     if track_video is not None:
         _, series, _ = track_video(path, hand="auto", max_side=None)
         return np.asarray(series.present), np.asarray(series.image)[..., :2], str(series.handedness)

@@ -23,7 +23,7 @@ def _decode(path: Path) -> np.ndarray:
 
 def test_render_is_deterministic(tmp_path: Path) -> None:
     spec = ClipSpec("grip", seed=11, width=320, height=240, background="cluttered", noise=3.0, fps=12.0,
-                    params={"reps": 1, "period": 0.8})  # fmt: skip
+                    params={"reps": 1, "period": 0.8})
     a = render_clip(spec, tmp_path / "a.mp4")
     b = render_clip(spec, tmp_path / "b.mp4")
     assert a["frames"] == b["frames"]
@@ -63,7 +63,7 @@ def test_backgrounds_and_skins() -> None:
     for kind in BACKGROUND_KINDS:
         bg = make_background(kind, 160, 120, rng)
         assert bg.shape == (120, 160, 3) and bg.dtype == np.float32
-        assert 0.0 <= bg.min() and bg.max() <= 1.0
+        assert bg.min() >= 0.0 and bg.max() <= 1.0
     lum = [np.mean(make_material(s, rng).dorsal) for s in SKIN_TONES]
     assert lum == sorted(lum, reverse=True)  # listed light to dark
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from synth.hand import ANGLE_INDEX, HandShape
-from synth.scripts import EXERCISES, NEUTRAL_S, STILL_S, make_motion
+from synth.scripts import EXERCISES, NEUTRAL_S, STILL_S, Motion, make_motion
 from synth.video import ClipSpec, render_clip, truth_path
 
 
-def _motion(ex: str, **kw: object):  # type: ignore[no-untyped-def]
+def _motion(ex: str, **kw: Any) -> Motion:
     return make_motion(ex, HandShape(), np.random.default_rng(0), **kw)
 
 
