@@ -45,8 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--decrement", type=float, default=None, help="finger_tapping: amplitude decrement %%")
     r.add_argument("--hesitations", type=int, default=None, help="finger_tapping: short pauses")
     r.add_argument("--halts", type=int, default=None, help="finger_tapping: long pauses")
-    r.add_argument("--param", action="append", default=[], metavar="KEY=JSON",
-                   help="any other script parameter, e.g. --param period=2.5 --param 'order=[\"index\"]'")
+    r.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="any other script parameter, e.g. --param period=2.5 --param 'order=[\"index\"]'",
+    )
     c = sub.add_parser("check", help="track clips with MediaPipe and compare with their truth")
     c.add_argument("paths", nargs="+", help="MP4 files or directories of them")
     c.add_argument("--json", default=None, help="also write per-clip results to this file")
@@ -86,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         for f in files:
             r = evaluate_clip(f)
             results.append(r)
-            print(f"{f.name:48s} det {r['detection_rate']:6.1%}  err {r.get('err_px_median', float('nan')):5.1f} px"
-                  f"  topo {r.get('topology_ok', float('nan')):6.1%}  {r['skin']}/{r['background']}/{r['view']}",
-                  flush=True)
+            print(
+                f"{f.name:48s} det {r['detection_rate']:6.1%}  err {r.get('err_px_median', float('nan')):5.1f} px"
+                f"  topo {r.get('topology_ok', float('nan')):6.1%}  {r['skin']}/{r['background']}/{r['view']}",
+                flush=True,
+            )
         print(summarize(results))
         if a.json:
             Path(a.json).write_text(json.dumps(results, indent=1))
@@ -97,8 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(paths)} clips in {a.out}")
     else:
         params: dict[str, Any] = {}
-        for key, name in (("reps", "reps"), ("rate", "rate"), ("amplitude", "amplitude"),
-                          ("decrement", "decrement_pct"), ("hesitations", "hesitations"), ("halts", "halts")):
+        for key, name in (
+            ("reps", "reps"),
+            ("rate", "rate"),
+            ("amplitude", "amplitude"),
+            ("decrement", "decrement_pct"),
+            ("hesitations", "hesitations"),
+            ("halts", "halts"),
+        ):
             v = getattr(a, key)
             if v is not None:
                 params[name] = v
@@ -109,9 +122,23 @@ def main(argv: list[str] | None = None) -> int:
             except json.JSONDecodeError:
                 params[k] = v
         spec = ClipSpec(
-            exercise=a.exercise, seed=a.seed, side=a.side, skin=a.skin, background=a.background,
-            lighting=a.lighting, view=a.view, fps=a.fps, width=a.width, height=a.height, hand_size=a.size,
-            fill=a.fill, noise=a.noise, jpeg_quality=a.jpeg, blur_subframes=a.blur, crf=a.crf, params=params,
+            exercise=a.exercise,
+            seed=a.seed,
+            side=a.side,
+            skin=a.skin,
+            background=a.background,
+            lighting=a.lighting,
+            view=a.view,
+            fps=a.fps,
+            width=a.width,
+            height=a.height,
+            hand_size=a.size,
+            fill=a.fill,
+            noise=a.noise,
+            jpeg_quality=a.jpeg,
+            blur_subframes=a.blur,
+            crf=a.crf,
+            params=params,
         )
         truth = render_clip(spec, Path(a.out))
         print(f"{a.out}: {truth['video']['frames']} frames, {truth['rep_count']} reps, metrics {truth['metrics']}")

@@ -43,9 +43,10 @@ def track(path: Path) -> tuple[NDArray[np.bool_], NDArray[np.float64], str]:
     import mediapipe as mp
 
     present, xy, hands = [], [], []
-    with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=1) as h, av.open(
-        str(path)
-    ) as c:
+    with (
+        mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=1) as h,
+        av.open(str(path)) as c,
+    ):
         for fr in c.decode(video=0):
             r = h.process(fr.to_ndarray(format="rgb24"))
             if r.multi_hand_landmarks:
@@ -90,8 +91,19 @@ def evaluate_clip(path: str | Path) -> dict[str, Any]:
         "handedness_ok": hand == truth["hand"],
     }
     r = truth["render"]
-    for k in ("skin", "background", "lighting", "view", "side", "fps", "width", "height", "noise", "jpeg_quality",
-              "blur_subframes"):
+    for k in (
+        "skin",
+        "background",
+        "lighting",
+        "view",
+        "side",
+        "fps",
+        "width",
+        "height",
+        "noise",
+        "jpeg_quality",
+        "blur_subframes",
+    ):
         out[k] = r.get(k)
     if present.any():
         err = np.linalg.norm(det[present] - true_px[present], axis=-1)
@@ -133,11 +145,15 @@ def summarize(results: list[dict[str, Any]]) -> str:
             det = sum(r["detection_rate"] * r["frames"] for r in rs) / max(frames, 1)
             med = np.median([r["err_px_median"] for r in rs if "err_px_median" in r] or [np.nan])
             topo = np.mean([r["topology_ok"] for r in rs if "topology_ok" in r] or [np.nan])
-            lines.append(f"  {g:22s} clips {len(rs):3d}  detection {det:6.1%}  median err {med:5.1f} px  "
-                         f"topology {topo:6.1%}  min clip det {min(r['detection_rate'] for r in rs):6.1%}")
+            lines.append(
+                f"  {g:22s} clips {len(rs):3d}  detection {det:6.1%}  median err {med:5.1f} px  "
+                f"topology {topo:6.1%}  min clip det {min(r['detection_rate'] for r in rs):6.1%}"
+            )
     frames = sum(r["frames"] for r in results)
     det = sum(r["detection_rate"] * r["frames"] for r in results) / max(frames, 1)
-    lines.append(f"all: {len(results)} clips, {frames} frames, detection {det:.1%}, "
-                 f"median err {np.median([r.get('err_px_median', np.nan) for r in results]):.1f} px, "
-                 f"handedness ok {np.mean([r['handedness_ok'] for r in results]):.0%}")
+    lines.append(
+        f"all: {len(results)} clips, {frames} frames, detection {det:.1%}, "
+        f"median err {np.median([r.get('err_px_median', np.nan) for r in results]):.1f} px, "
+        f"handedness ok {np.mean([r['handedness_ok'] for r in results]):.0%}"
+    )
     return "\n".join(lines)

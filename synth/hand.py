@@ -40,11 +40,26 @@ FINGERS: tuple[str, ...] = ("index", "middle", "ring", "little")
 
 JOINT_NAMES: tuple[str, ...] = (
     "wrist",
-    "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
-    "index_mcp", "index_pip", "index_dip", "index_tip",
-    "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
-    "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
-    "little_mcp", "little_pip", "little_dip", "little_tip",
+    "thumb_cmc",
+    "thumb_mcp",
+    "thumb_ip",
+    "thumb_tip",
+    "index_mcp",
+    "index_pip",
+    "index_dip",
+    "index_tip",
+    "middle_mcp",
+    "middle_pip",
+    "middle_dip",
+    "middle_tip",
+    "ring_mcp",
+    "ring_pip",
+    "ring_dip",
+    "ring_tip",
+    "little_mcp",
+    "little_pip",
+    "little_dip",
+    "little_tip",
 )
 """The 21 joints in MediaPipe hand-landmark order."""
 
@@ -238,12 +253,22 @@ def _local_geometry(
     joints = np.zeros((21, 3))
     prims: list[tuple[object, ...]] = []
 
-    def add(frame: str, a: NDArray[np.float64], b: NDArray[np.float64], ra: float, rb: float,
-            group: int, kind: int, seg: int, palmar: NDArray[np.float64]) -> None:
+    def add(
+        frame: str,
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+        ra: float,
+        rb: float,
+        group: int,
+        kind: int,
+        seg: int,
+        palmar: NDArray[np.float64],
+    ) -> None:
         if not with_prims:
             return
-        prims.append((frame, np.asarray(a, float), np.asarray(b, float), ra, rb, group, kind, seg,
-                      np.asarray(palmar, float)))
+        prims.append(
+            (frame, np.asarray(a, float), np.asarray(b, float), ra, rb, group, kind, seg, np.asarray(palmar, float))
+        )
 
     # ---- long fingers
     for fi, f in enumerate(FINGERS):
@@ -270,8 +295,7 @@ def _local_geometry(
         grp = 2 + fi
         add("hand", m, p1, R[0], R[1], grp, KIND_PHALANX, 0, _cross(ax, d1))
         add("hand", p1, p2, R[1], R[2], grp, KIND_PHALANX, 1, _cross(ax, d2))
-        add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2] * 0.97, R[3], grp, KIND_DISTAL, 2,
-            _cross(ax, d3))
+        add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2] * 0.97, R[3], grp, KIND_DISTAL, 2, _cross(ax, d3))
 
     # ---- thumb
     ts = shape.finger_scale[0]
@@ -300,8 +324,7 @@ def _local_geometry(
     p3 = p2 + L[2] * d3
     joints[1:5] = (c, p1, p2, p3)
     # thumb metacarpal belongs to the palm group (thenar eminence blends into the palm)
-    add("hand", c - d1 * 0.006 * s, p1, R[0] * 1.25, R[1] * 1.02, GROUP_PALM, KIND_SKIN, 0,
-        _cross(ax, d1))
+    add("hand", c - d1 * 0.006 * s, p1, R[0] * 1.25, R[1] * 1.02, GROUP_PALM, KIND_SKIN, 0, _cross(ax, d1))
     add("hand", p1, p2, R[1], R[2], 1, KIND_PHALANX, 1, _cross(ax, d2))
     add("hand", p2, p3 - d3 * R[3] * _TIP_INSET, R[2], R[3], 1, KIND_DISTAL, 2, _cross(ax, d3))
 
@@ -309,19 +332,59 @@ def _local_geometry(
         return joints, prims
     # ---- palm (group 0)
     pz = _EZ
-    for f, bx, rm in (("index", 0.011, 0.0118), ("middle", 0.002, 0.0120),
-                      ("ring", -0.008, 0.0114), ("little", -0.017, 0.0106)):
+    for f, bx, rm in (
+        ("index", 0.011, 0.0118),
+        ("middle", 0.002, 0.0120),
+        ("ring", -0.008, 0.0114),
+        ("little", -0.017, 0.0106),
+    ):
         mc_base = np.array([bx, 0.022, 0.0]) * s
-        add("hand", mc_base, np.array(_MCP_POS[f]) * s + np.array([0, -0.004, -0.001]) * s,
-            0.0125 * s * g, rm * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
+        add(
+            "hand",
+            mc_base,
+            np.array(_MCP_POS[f]) * s + np.array([0, -0.004, -0.001]) * s,
+            0.0125 * s * g,
+            rm * s * g,
+            GROUP_PALM,
+            KIND_SKIN,
+            0,
+            pz,
+        )
     # hypothenar and thenar pads
-    add("hand", np.array([-0.012, 0.018, 0.006]) * s, np.array([-0.030, 0.060, 0.007]) * s,
-        0.0125 * s * g, 0.0100 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
-    add("hand", np.array([0.006, 0.020, 0.008]) * s, 0.5 * (c + p1) + np.array([-0.004, 0, 0.002]),
-        0.0130 * s * g, 0.0110 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
+    add(
+        "hand",
+        np.array([-0.012, 0.018, 0.006]) * s,
+        np.array([-0.030, 0.060, 0.007]) * s,
+        0.0125 * s * g,
+        0.0100 * s * g,
+        GROUP_PALM,
+        KIND_SKIN,
+        0,
+        pz,
+    )
+    add(
+        "hand",
+        np.array([0.006, 0.020, 0.008]) * s,
+        0.5 * (c + p1) + np.array([-0.004, 0, 0.002]),
+        0.0130 * s * g,
+        0.0110 * s * g,
+        GROUP_PALM,
+        KIND_SKIN,
+        0,
+        pz,
+    )
     # carpus / wrist
-    add("hand", np.array([-0.011, 0.006, 0.001]) * s, np.array([0.011, 0.006, 0.001]) * s,
-        0.0165 * s * g, 0.0165 * s * g, GROUP_PALM, KIND_SKIN, 0, pz)
+    add(
+        "hand",
+        np.array([-0.011, 0.006, 0.001]) * s,
+        np.array([0.011, 0.006, 0.001]) * s,
+        0.0165 * s * g,
+        0.0165 * s * g,
+        GROUP_PALM,
+        KIND_SKIN,
+        0,
+        pz,
+    )
     # ---- forearm (forearm frame): radius + ulna side, split for tight bounds
     fl = shape.forearm_length * s
     n_seg = 4
@@ -330,8 +393,17 @@ def _local_geometry(
             t0, t1 = k / n_seg, (k + 1) / n_seg
             a = np.array([side_x * (1 + 0.3 * t0), -0.004 - fl * t0, 0.0]) * np.array([s, 1, 1])
             b = np.array([side_x * (1 + 0.3 * t1), -0.004 - fl * t1, 0.0]) * np.array([s, 1, 1])
-            add("forearm", a, b, (r0 + (r1 - r0) * t0) * s * g, (r0 + (r1 - r0) * t1) * s * g,
-                GROUP_PALM, KIND_FOREARM, 0, pz)
+            add(
+                "forearm",
+                a,
+                b,
+                (r0 + (r1 - r0) * t0) * s * g,
+                (r0 + (r1 - r0) * t1) * s * g,
+                GROUP_PALM,
+                KIND_FOREARM,
+                0,
+                pz,
+            )
     return joints, prims
 
 

@@ -168,8 +168,14 @@ def _smin(a: float, b: float, k: float) -> float:
 
 @numba.njit(cache=True, fastmath=True, inline="always")
 def _sdf(
-    px: float, py: float, pz: float, q: NDArray[np.float64], grp: NDArray[np.int64],
-    sub: NDArray[np.int64], ns: int, fd: NDArray[np.float64],
+    px: float,
+    py: float,
+    pz: float,
+    q: NDArray[np.float64],
+    grp: NDArray[np.int64],
+    sub: NDArray[np.int64],
+    ns: int,
+    fd: NDArray[np.float64],
 ) -> float:
     palm = 1e9
     for g in range(6):
@@ -208,10 +214,21 @@ def _smoothstep(e0: float, e1: float, x: float) -> float:
 
 @numba.njit(cache=True, fastmath=True)
 def _shade(
-    px: float, py: float, pz: float, dx: float, dy: float, dz: float,
-    q: NDArray[np.float64], grp: NDArray[np.int64], info: NDArray[np.float64],
-    sub: NDArray[np.int64], ns: int, fd: NDArray[np.float64], mat: NDArray[np.float64],
-    lig: NDArray[np.float64], out: NDArray[np.float64],
+    px: float,
+    py: float,
+    pz: float,
+    dx: float,
+    dy: float,
+    dz: float,
+    q: NDArray[np.float64],
+    grp: NDArray[np.int64],
+    info: NDArray[np.float64],
+    sub: NDArray[np.int64],
+    ns: int,
+    fd: NDArray[np.float64],
+    mat: NDArray[np.float64],
+    lig: NDArray[np.float64],
+    out: NDArray[np.float64],
 ) -> None:
     # normal (tetrahedron technique)
     e = 0.0004
@@ -265,8 +282,10 @@ def _shade(
     ag = mat[1] + (mat[4] - mat[1]) * wp
     ab = mat[2] + (mat[5] - mat[2]) * wp
     # mottle (sticks to the surface: primitive + axial + around-axis coordinates)
-    mt = (np.sin(axial * 260.0 + bi * 1.7) * np.sin(palmar * 5.0 + bi) + np.sin(
-        axial * 610.0 + palmar * 9.0 + bi * 3.1) * 0.5)
+    mt = (
+        np.sin(axial * 260.0 + bi * 1.7) * np.sin(palmar * 5.0 + bi)
+        + np.sin(axial * 610.0 + palmar * 9.0 + bi * 3.1) * 0.5
+    )
     mfac = 1.0 + mat[10] * mt
     ar *= mfac
     ag *= mfac * (1.0 - 0.3 * mat[10] * mt)
@@ -288,8 +307,7 @@ def _shade(
             ab = ab + (nb - ab) * nw
             # nail fold: a thin darker rim around the nail
             rim = _smoothstep(0.30, 0.42, dors) * (1.0 - _smoothstep(0.42, 0.52, dors))
-            rim += _smoothstep(0.26, 0.30, h) * (1.0 - _smoothstep(0.30, 0.35, h)) * _smoothstep(
-                0.4, 0.6, dors)
+            rim += _smoothstep(0.26, 0.30, h) * (1.0 - _smoothstep(0.30, 0.35, h)) * _smoothstep(0.4, 0.6, dors)
             f = 1.0 - 0.25 * crease * rim
             ar *= f
             ag *= f
@@ -401,10 +419,17 @@ def _ray_near_segment(dx: float, dy: float, dz: float, q: NDArray[np.float64], i
 
 @numba.njit(cache=True, fastmath=True)
 def _render_kernel(
-    q: NDArray[np.float64], grp: NDArray[np.int64], info: NDArray[np.float64],
-    bs: NDArray[np.float64], cam: NDArray[np.float64], box: NDArray[np.int64],
-    mat: NDArray[np.float64], lig: NDArray[np.float64],
-    rgb: NDArray[np.float32], alpha: NDArray[np.float32], depth: NDArray[np.float32],
+    q: NDArray[np.float64],
+    grp: NDArray[np.int64],
+    info: NDArray[np.float64],
+    bs: NDArray[np.float64],
+    cam: NDArray[np.float64],
+    box: NDArray[np.int64],
+    mat: NDArray[np.float64],
+    lig: NDArray[np.float64],
+    rgb: NDArray[np.float32],
+    alpha: NDArray[np.float32],
+    depth: NDArray[np.float32],
 ) -> None:
     f, cx, cy = cam[0], cam[1], cam[2]
     x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
@@ -433,17 +458,56 @@ def _render_kernel(
                 continue
             for v in range(ty, ty1):
                 for u in range(tx, tx1):
-                    _render_pixel(u, v, f, cx, cy, pix, q, grp, info, bs, tsub, nt, sub, fd, col, mat, lig,
-                                  rgb, alpha, depth, x0, y0)
+                    _render_pixel(
+                        u,
+                        v,
+                        f,
+                        cx,
+                        cy,
+                        pix,
+                        q,
+                        grp,
+                        info,
+                        bs,
+                        tsub,
+                        nt,
+                        sub,
+                        fd,
+                        col,
+                        mat,
+                        lig,
+                        rgb,
+                        alpha,
+                        depth,
+                        x0,
+                        y0,
+                    )
 
 
 @numba.njit(cache=True, fastmath=True)
 def _render_pixel(
-    u: int, v: int, f: float, cx: float, cy: float, pix: float, q: NDArray[np.float64],
-    grp: NDArray[Any], info: NDArray[np.float64], bs: NDArray[np.float64], tsub: NDArray[np.int64],
-    nt: int, sub: NDArray[np.int64], fd: NDArray[np.float64], col: NDArray[np.float64],
-    mat: NDArray[np.float64], lig: NDArray[np.float64], rgb: NDArray[np.float32],
-    alpha: NDArray[np.float32], depth: NDArray[np.float32], x0: int, y0: int,
+    u: int,
+    v: int,
+    f: float,
+    cx: float,
+    cy: float,
+    pix: float,
+    q: NDArray[np.float64],
+    grp: NDArray[Any],
+    info: NDArray[np.float64],
+    bs: NDArray[np.float64],
+    tsub: NDArray[np.int64],
+    nt: int,
+    sub: NDArray[np.int64],
+    fd: NDArray[np.float64],
+    col: NDArray[np.float64],
+    mat: NDArray[np.float64],
+    lig: NDArray[np.float64],
+    rgb: NDArray[np.float32],
+    alpha: NDArray[np.float32],
+    depth: NDArray[np.float32],
+    x0: int,
+    y0: int,
 ) -> None:
     if True:
         if True:
@@ -512,8 +576,7 @@ def _render_pixel(
                     return
                 if cov > 1.0:
                     cov = 1.0
-                _shade(dx * mint, dy * mint, dz * mint, dx, dy, dz, q, grp, info, sub, ns, fd,
-                       mat, lig, col)
+                _shade(dx * mint, dy * mint, dz * mint, dx, dy, dz, q, grp, info, sub, ns, fd, mat, lig, col)
                 alpha[iy, ix] = cov
                 depth[iy, ix] = mint * dz
             rgb[iy, ix, 0] = col[0]
@@ -596,9 +659,7 @@ class HandLayer:
     box: tuple[int, int, int, int]
 
 
-def render_hand(
-    geom: HandGeometry, camera: Camera, material: Material, light: Light
-) -> HandLayer:
+def render_hand(geom: HandGeometry, camera: Camera, material: Material, light: Light) -> HandLayer:
     """Render the posed hand.
 
     Parameters
@@ -629,13 +690,13 @@ def render_hand(
         ld = np.asarray(light.direction, float)
         ld = ld / np.linalg.norm(ld)
         lig = np.concatenate([ld, light.key, light.sky, light.ground]).astype(np.float64)
-        mat = np.array([*material.dorsal, *material.palmar, *material.nail, material.crease,
-                        material.mottle], dtype=np.float64)
+        mat = np.array(
+            [*material.dorsal, *material.palmar, *material.nail, material.crease, material.mottle], dtype=np.float64
+        )
         sub_rgb = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         sub_a = np.zeros((y1 - y0, x1 - x0), np.float32)
         sub_d = np.zeros((y1 - y0, x1 - x0), np.float32)
-        _render_kernel(q, grp, info, bs, cam, np.array(box, dtype=np.int64), mat, lig,
-                       sub_rgb, sub_a, sub_d)
+        _render_kernel(q, grp, info, bs, cam, np.array(box, dtype=np.int64), mat, lig, sub_rgb, sub_a, sub_d)
         rgb[y0:y1, x0:x1] = sub_rgb
         alpha[y0:y1, x0:x1] = sub_a
         depth[y0:y1, x0:x1] = sub_d

@@ -300,8 +300,7 @@ def _room(h: int, w: int, rng: np.random.Generator) -> NDArray[np.float32]:
             ln = rng.uniform(30, 80)
             ex, ey = int(cx + np.cos(ang) * ln), int(cy + np.sin(ang) * ln)
             g = (0.1 + rng.uniform(0, 0.15), 0.35 + rng.uniform(0, 0.3), 0.1)
-            cv2.ellipse(img, ((cx + ex) // 2, (cy + ey) // 2), (int(ln / 2), 7),
-                        float(np.rad2deg(ang)), 0, 360, g, -1)
+            cv2.ellipse(img, ((cx + ex) // 2, (cy + ey) // 2), (int(ln / 2), 7), float(np.rad2deg(ang)), 0, 360, g, -1)
     # desk in the foreground
     if rng.random() < 0.6:
         dy = int(rng.uniform(0.75, 0.92) * h)
@@ -355,10 +354,16 @@ class NoiseBank:
     def __init__(self, width: int, height: int, sigma: float, rng: np.random.Generator, n: int = 6):
         self.sigma = sigma
         self.rng = rng
-        self.fields = [
-            (rng.normal(0, sigma, (height, width, 3)) + rng.normal(0, sigma * 0.5, (height, width, 1))).astype(np.int16)
-            for _ in range(n)
-        ] if sigma > 0 else []
+        self.fields = (
+            [
+                (rng.normal(0, sigma, (height, width, 3)) + rng.normal(0, sigma * 0.5, (height, width, 1))).astype(
+                    np.int16
+                )
+                for _ in range(n)
+            ]
+            if sigma > 0
+            else []
+        )
 
     def apply(self, img: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Add noise to an 8-bit image.

@@ -144,9 +144,7 @@ def tip_distance(pose: NDArray[np.float64], shape: HandShape, finger: str) -> fl
     return float(np.linalg.norm(j[TIP_INDEX["thumb"]] - j[TIP_INDEX[finger]]))
 
 
-def solve_touch(
-    base: NDArray[np.float64], shape: HandShape, finger: str, gap: float = 0.003
-) -> NDArray[np.float64]:
+def solve_touch(base: NDArray[np.float64], shape: HandShape, finger: str, gap: float = 0.003) -> NDArray[np.float64]:
     """Pose in which the thumb tip touches a fingertip (inverse kinematics).
 
     The thumb's five angles and a flexion of the target finger (MCP, PIP, DIP in a fixed
@@ -187,12 +185,14 @@ def solve_touch(
         d = j[TIP_INDEX["thumb"]] - j[TIP_INDEX[finger]]
         dist = np.linalg.norm(d)
         # thumb pad (palmar side) should face the finger: keep the thumb tip palmar of the palm
-        return np.concatenate([
-            [(dist - gap) * 400.0],
-            (x[:5] - prefs) * 0.01,
-            [(x[5] - pref_flex) * 0.01],
-            [max(0.0, 0.012 - j[TIP_INDEX["thumb"], 2]) * 200.0],
-        ])
+        return np.concatenate(
+            [
+                [(dist - gap) * 400.0],
+                (x[:5] - prefs) * 0.01,
+                [(x[5] - pref_flex) * 0.01],
+                [max(0.0, 0.012 - j[TIP_INDEX["thumb"], 2]) * 200.0],
+            ]
+        )
 
     key = (base.tobytes(), shape.size, shape.finger_scale, finger, gap)
     if key in _TOUCH_CACHE:
@@ -204,8 +204,12 @@ def solve_touch(
         r = least_squares(resid, start, bounds=(lo, hi), x_scale=10.0, ftol=1e-6, xtol=1e-6)
         if best is None or r.cost < best.cost:
             best = r
-        if np.linalg.norm(local_joints(make(r.x), shape)[TIP_INDEX["thumb"]]
-                          - local_joints(make(r.x), shape)[TIP_INDEX[finger]]) < gap + 0.002:
+        if (
+            np.linalg.norm(
+                local_joints(make(r.x), shape)[TIP_INDEX["thumb"]] - local_joints(make(r.x), shape)[TIP_INDEX[finger]]
+            )
+            < gap + 0.002
+        ):
             break
     assert best is not None
     out = make(best.x)
@@ -254,8 +258,9 @@ def _set(p: NDArray[np.float64], **kw: float) -> NDArray[np.float64]:
     return q
 
 
-def _fingers(p: NDArray[np.float64], mcp: float, pip: float, dip: float,
-             which: tuple[str, ...] = FINGERS) -> NDArray[np.float64]:
+def _fingers(
+    p: NDArray[np.float64], mcp: float, pip: float, dip: float, which: tuple[str, ...] = FINGERS
+) -> NDArray[np.float64]:
     q = p.copy()
     for f in which:
         q[ANGLE_INDEX[f"{f}_mcp_flex"]] = mcp
@@ -329,8 +334,17 @@ def script_finger_tapping(
     base = _fingers(rest_pose(), 8, 12, 6, which=("middle", "ring", "little"))
     base = _set(base, index_mcp_flex=8, index_pip_flex=8, index_dip_flex=4)
     closed = solve_touch(base, shape, "index", gap=0.003)
-    wide = _set(base, thumb_cmc_abd=45, thumb_cmc_flex=-5, thumb_mcp_flex=0, thumb_ip_flex=0,
-                index_mcp_flex=-5, index_pip_flex=0, index_dip_flex=0, thumb_cmc_rot=15)
+    wide = _set(
+        base,
+        thumb_cmc_abd=45,
+        thumb_cmc_flex=-5,
+        thumb_mcp_flex=0,
+        thumb_ip_flex=0,
+        index_mcp_flex=-5,
+        index_pip_flex=0,
+        index_dip_flex=0,
+        thumb_cmc_rot=15,
+    )
 
     def dist(p: NDArray[np.float64]) -> float:
         return tip_distance(p, shape, "index") / palm
@@ -362,14 +376,19 @@ def script_finger_tapping(
         if kind is not None:
             dur = float(rng.uniform(0.22, 0.27) if kind == "hesitation" else rng.uniform(0.5, 0.7))
             tl.hold(dur)
-            pauses.append({"kind": kind, "start_s": _r(to), "end_s": _r(to + dur), "duration_s": _r(dur),
-                           "after_tap": k + 1})
-        rep_list.append({
-            "start_s": _r(start), "peak_s": _r(tc + 0.01), "end_s": _r(to),
-            "amplitude": _r(dist(opens[k + 1])),
-            "amplitude_before": _r(dist(opens[k])),
-            "min_distance": _r(dist(closed)),
-        })
+            pauses.append(
+                {"kind": kind, "start_s": _r(to), "end_s": _r(to + dur), "duration_s": _r(dur), "after_tap": k + 1}
+            )
+        rep_list.append(
+            {
+                "start_s": _r(start),
+                "peak_s": _r(tc + 0.01),
+                "end_s": _r(to),
+                "amplitude": _r(dist(opens[k + 1])),
+                "amplitude_before": _r(dist(opens[k])),
+                "min_distance": _r(dist(closed)),
+            }
+        )
     t, pose = _finish(tl, fps)
     amp = np.array([r["amplitude"] for r in rep_list])
     third = max(1, reps // 3)
@@ -385,15 +404,25 @@ def script_finger_tapping(
         "halts": sum(p["kind"] == "halt" for p in pauses),
         "min_distance": _r(dist(closed)),
     }
-    return Motion("finger_tapping", t, pose, view, rep_list, metrics,
-                  {"pauses": pauses, "touch_s": [_r(x + 0.01) for x in touches],
-                   "definitions": {
-                       "amplitude": "max thumb-index tip distance / palm length in the opening after the touch",
-                       "frequency_hz": "1 / mean interval between touches",
-                       "interval_cv": "std (ddof=0) / mean of inter-touch intervals",
-                       "hesitations": "inserted pauses >= 0.2 s (halts included)",
-                       "halts": "inserted pauses >= 0.5 s",
-                   }})
+    return Motion(
+        "finger_tapping",
+        t,
+        pose,
+        view,
+        rep_list,
+        metrics,
+        {
+            "pauses": pauses,
+            "touch_s": [_r(x + 0.01) for x in touches],
+            "definitions": {
+                "amplitude": "max thumb-index tip distance / palm length in the opening after the touch",
+                "frequency_hz": "1 / mean interval between touches",
+                "interval_cv": "std (ddof=0) / mean of inter-touch intervals",
+                "hesitations": "inserted pauses >= 0.2 s (halts included)",
+                "halts": "inserted pauses >= 0.5 s",
+            },
+        },
+    )
 
 
 def script_thumb_opposition(
@@ -450,8 +479,15 @@ def script_thumb_opposition(
             tc = tl.to(_jit(rng, touch_s), touch[f])
             tl.hold(_jit(rng, 0.15))
             end = tl.to(_jit(rng, touch_s), open_pose)
-            reps.append({"start_s": _r(start), "peak_s": _r(tc + 0.075), "end_s": _r(end), "finger": f,
-                         "tip_distance": _r(tip_distance(touch[f], shape, f) / shape.palm_length)})
+            reps.append(
+                {
+                    "start_s": _r(start),
+                    "peak_s": _r(tc + 0.075),
+                    "end_s": _r(end),
+                    "finger": f,
+                    "tip_distance": _r(tip_distance(touch[f], shape, f) / shape.palm_length),
+                }
+            )
             got.append(f)
         if tuple(got) == tuple(FINGERS):
             seq_done += 1
@@ -462,8 +498,15 @@ def script_thumb_opposition(
         "completed_sequences": seq_done,
         "touch_order": [r["finger"] for r in reps],
     }
-    return Motion("thumb_opposition", t, pose, view, reps, metrics,
-                  {"touch_gap_m": {f: _r(tip_distance(touch[f], shape, f)) for f in FINGERS}})
+    return Motion(
+        "thumb_opposition",
+        t,
+        pose,
+        view,
+        reps,
+        metrics,
+        {"touch_gap_m": {f: _r(tip_distance(touch[f], shape, f)) for f in FINGERS}},
+    )
 
 
 COUPLING: dict[str, dict[str, float]] = {
@@ -532,18 +575,33 @@ def script_finger_lifting(
             tl.hold(_jit(rng, 0.25))
             end = tl.to(_jit(rng, 0.55), flat)
             tl.hold(_jit(rng, 0.25))
-            reps.append({"start_s": _r(start), "peak_s": _r(tp + 0.125), "end_s": _r(end), "finger": f,
-                         "peak_angle_deg": _r(ang),
-                         "others_deg": {g: _r(ang * c * coupling_scale) for g, c in COUPLING[f].items()}})
+            reps.append(
+                {
+                    "start_s": _r(start),
+                    "peak_s": _r(tp + 0.125),
+                    "end_s": _r(end),
+                    "finger": f,
+                    "peak_angle_deg": _r(ang),
+                    "others_deg": {g: _r(ang * c * coupling_scale) for g, c in COUPLING[f].items()},
+                }
+            )
     t, pose = _finish(tl, fps)
     lifts_pf = {f: sum(r["finger"] == f for r in reps) for f in FINGERS}
-    angle_pf = {f: _r(np.mean([r["peak_angle_deg"] for r in reps if r["finger"] == f])) if lifts_pf[f] else 0.0
-                for f in FINGERS}
+    angle_pf = {
+        f: _r(np.mean([r["peak_angle_deg"] for r in reps if r["finger"] == f])) if lifts_pf[f] else 0.0 for f in FINGERS
+    }
     indiv = {f: _r(1.0 - sum(abs(c) * coupling_scale for c in COUPLING[f].values()) / 3.0) for f in FINGERS}
     metrics = {"lifts_per_finger": lifts_pf, "lift_angle_deg": angle_pf, "individuation_index": indiv}
-    return Motion("finger_lifting", t, pose, view, reps, metrics,
-                  {"coupling": {f: {g: _r(c * coupling_scale) for g, c in COUPLING[f].items()} for f in FINGERS}},
-                  sway=0.0)
+    return Motion(
+        "finger_lifting",
+        t,
+        pose,
+        view,
+        reps,
+        metrics,
+        {"coupling": {f: {g: _r(c * coupling_scale) for g, c in COUPLING[f].items()} for f in FINGERS}},
+        sway=0.0,
+    )
 
 
 def _cyclic(
@@ -574,10 +632,18 @@ def _cyclic(
         tn = tl.to(_jit(rng, period * 0.4), n)
         tl.hold(0.1)
         end = tl.to(_jit(rng, period * 0.3), base)
-        reps.append({"start_s": _r(start), "peak_s": _r(tp + 0.05), "end_s": _r(end),
-                     f"{pos_name}_deg": _r(a), f"{neg_name}_deg": _r(b),
-                     f"{pos_name}_s": _r(tp + 0.05), f"{neg_name}_s": _r(tn + 0.05),
-                     "peak_angle_deg": _r(a)})
+        reps.append(
+            {
+                "start_s": _r(start),
+                "peak_s": _r(tp + 0.05),
+                "end_s": _r(end),
+                f"{pos_name}_deg": _r(a),
+                f"{neg_name}_deg": _r(b),
+                f"{pos_name}_s": _r(tp + 0.05),
+                f"{neg_name}_s": _r(tn + 0.05),
+                "peak_angle_deg": _r(a),
+            }
+        )
         tl.hold(0.15)
     t, pose = _finish(tl, fps)
     return Motion(exercise, t, pose, view, reps, sway=0.0), reps
@@ -588,8 +654,14 @@ def _angles(rng: np.random.Generator, n: int, mean: float, sd: float = 0.08) -> 
 
 
 def script_wrist_flexion(
-    shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 3,
-    flexion_deg: float = 60.0, extension_deg: float = 50.0, period: float = 2.0, view: str = "side",
+    shape: HandShape,
+    rng: np.random.Generator,
+    fps: float = 30.0,
+    reps: int = 3,
+    flexion_deg: float = 60.0,
+    extension_deg: float = 50.0,
+    period: float = 2.0,
+    view: str = "side",
 ) -> Motion:
     """Wrist flexion-extension cycles after a 1 s neutral hold; forearm still.
 
@@ -616,18 +688,40 @@ def script_wrist_flexion(
         Movement and truth (reference ``neutral``: the held start pose).
     """
     base = rest_pose()
-    m, r = _cyclic("wrist_flexion", "wrist_flex", _angles(rng, reps, flexion_deg), _angles(rng, reps, extension_deg),
-                   fps, rng, base, period, view, "flexion", "extension")
+    m, r = _cyclic(
+        "wrist_flexion",
+        "wrist_flex",
+        _angles(rng, reps, flexion_deg),
+        _angles(rng, reps, extension_deg),
+        fps,
+        rng,
+        base,
+        period,
+        view,
+        "flexion",
+        "extension",
+    )
     mf = max(x["flexion_deg"] for x in r)
     me = max(x["extension_deg"] for x in r)
-    m.metrics = {"max_flexion_deg": _r(mf), "max_extension_deg": _r(me), "rom_deg": _r(mf + me),
-                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}
+    m.metrics = {
+        "max_flexion_deg": _r(mf),
+        "max_extension_deg": _r(me),
+        "rom_deg": _r(mf + me),
+        "reference": "neutral",
+        "neutral_hold_s": NEUTRAL_S,
+    }
     return m
 
 
 def script_wrist_deviation(
-    shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 3,
-    radial_deg: float = 18.0, ulnar_deg: float = 28.0, period: float = 2.0, view: str = "palm",
+    shape: HandShape,
+    rng: np.random.Generator,
+    fps: float = 30.0,
+    reps: int = 3,
+    radial_deg: float = 18.0,
+    ulnar_deg: float = 28.0,
+    period: float = 2.0,
+    view: str = "palm",
 ) -> Motion:
     """Radial then ulnar deviation cycles after a 1 s neutral hold; forearm still.
 
@@ -656,18 +750,40 @@ def script_wrist_deviation(
     base = _fingers(rest_pose(), 4, 6, 3)
     for f in FINGERS:
         base[ANGLE_INDEX[f"{f}_mcp_abd"]] *= 0.5
-    m, r = _cyclic("wrist_deviation", "wrist_dev", _angles(rng, reps, radial_deg), _angles(rng, reps, ulnar_deg),
-                   fps, rng, base, period, view, "radial", "ulnar")
+    m, r = _cyclic(
+        "wrist_deviation",
+        "wrist_dev",
+        _angles(rng, reps, radial_deg),
+        _angles(rng, reps, ulnar_deg),
+        fps,
+        rng,
+        base,
+        period,
+        view,
+        "radial",
+        "ulnar",
+    )
     mr = max(x["radial_deg"] for x in r)
     mu = max(x["ulnar_deg"] for x in r)
-    m.metrics = {"max_radial_deg": _r(mr), "max_ulnar_deg": _r(mu), "rom_deg": _r(mr + mu),
-                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}
+    m.metrics = {
+        "max_radial_deg": _r(mr),
+        "max_ulnar_deg": _r(mu),
+        "rom_deg": _r(mr + mu),
+        "reference": "neutral",
+        "neutral_hold_s": NEUTRAL_S,
+    }
     return m
 
 
 def script_pronation_supination(
-    shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 3,
-    pronation_deg: float = 60.0, supination_deg: float = 60.0, period: float = 2.0, view: str = "forearm_side",
+    shape: HandShape,
+    rng: np.random.Generator,
+    fps: float = 30.0,
+    reps: int = 3,
+    pronation_deg: float = 60.0,
+    supination_deg: float = 60.0,
+    period: float = 2.0,
+    view: str = "forearm_side",
 ) -> Motion:
     """Forearm pronation then supination cycles after a 1 s neutral hold.
 
@@ -695,12 +811,28 @@ def script_pronation_supination(
         Movement and truth.
     """
     base = rest_pose()
-    m, r = _cyclic("pronation_supination", "pronation", _angles(rng, reps, pronation_deg),
-                   _angles(rng, reps, supination_deg), fps, rng, base, period, view, "pronation", "supination")
+    m, r = _cyclic(
+        "pronation_supination",
+        "pronation",
+        _angles(rng, reps, pronation_deg),
+        _angles(rng, reps, supination_deg),
+        fps,
+        rng,
+        base,
+        period,
+        view,
+        "pronation",
+        "supination",
+    )
     mp_ = max(x["pronation_deg"] for x in r)
     ms = max(x["supination_deg"] for x in r)
-    m.metrics = {"max_pronation_deg": _r(mp_), "max_supination_deg": _r(ms), "rom_deg": _r(mp_ + ms),
-                 "reference": "neutral", "neutral_hold_s": NEUTRAL_S}
+    m.metrics = {
+        "max_pronation_deg": _r(mp_),
+        "max_supination_deg": _r(ms),
+        "rom_deg": _r(mp_ + ms),
+        "reference": "neutral",
+        "neutral_hold_s": NEUTRAL_S,
+    }
     return m
 
 
@@ -714,8 +846,13 @@ def _fist(closure: float) -> NDArray[np.float64]:
 
 
 def script_grip(
-    shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 4,
-    closure: float = 1.0, period: float = 1.6, view: str = "palm",
+    shape: HandShape,
+    rng: np.random.Generator,
+    fps: float = 30.0,
+    reps: int = 4,
+    closure: float = 1.0,
+    period: float = 1.6,
+    view: str = "palm",
 ) -> Motion:
     """Fist closure and release.
 
@@ -752,18 +889,39 @@ def script_grip(
         tl.hold(0.12)
         end = tl.to(_jit(rng, period * 0.45), _fist(0.0))
         tl.hold(0.15)
-        reps_l.append({"start_s": _r(start), "peak_s": _r(tp + 0.06), "end_s": _r(end), "closure_pct": _r(c * 100),
-                       "peak_angle_deg": _r(c * 85)})
+        reps_l.append(
+            {
+                "start_s": _r(start),
+                "peak_s": _r(tp + 0.06),
+                "end_s": _r(end),
+                "closure_pct": _r(c * 100),
+                "peak_angle_deg": _r(c * 85),
+            }
+        )
     t, pose = _finish(tl, fps)
     cl = [r["closure_pct"] for r in reps_l]
-    return Motion("grip", t, pose, view, reps_l,
-                  {"closure_pct_mean": _r(np.mean(cl)), "closure_pct_max": _r(np.max(cl)),
-                   "max_mcp_flex_deg": _r(max(cl) * 0.85)})
+    return Motion(
+        "grip",
+        t,
+        pose,
+        view,
+        reps_l,
+        {
+            "closure_pct_mean": _r(np.mean(cl)),
+            "closure_pct_max": _r(np.max(cl)),
+            "max_mcp_flex_deg": _r(max(cl) * 0.85),
+        },
+    )
 
 
 def script_finger_spread(
-    shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 4,
-    spread_deg: float = 18.0, period: float = 1.6, view: str = "palm",
+    shape: HandShape,
+    rng: np.random.Generator,
+    fps: float = 30.0,
+    reps: int = 4,
+    spread_deg: float = 18.0,
+    period: float = 1.6,
+    view: str = "palm",
 ) -> Motion:
     """MCP abduction (spread) and adduction.
 
@@ -806,18 +964,39 @@ def script_finger_spread(
         tl.hold(0.12)
         end = tl.to(_jit(rng, period * 0.45), closed)
         tl.hold(0.15)
-        reps_l.append({"start_s": _r(start), "peak_s": _r(tp + 0.06), "end_s": _r(end),
-                       "abduction_deg": {f: _r(s * k) for f, k in zip(FINGERS, (1.0, 0.0, 0.7, 1.3), strict=True)},
-                       "spread_deg": _r(s * 2.3), "peak_angle_deg": _r(s * 2.3)})
+        reps_l.append(
+            {
+                "start_s": _r(start),
+                "peak_s": _r(tp + 0.06),
+                "end_s": _r(end),
+                "abduction_deg": {f: _r(s * k) for f, k in zip(FINGERS, (1.0, 0.0, 0.7, 1.3), strict=True)},
+                "spread_deg": _r(s * 2.3),
+                "peak_angle_deg": _r(s * 2.3),
+            }
+        )
     t, pose = _finish(tl, fps)
-    return Motion("finger_spread", t, pose, view, reps_l,
-                  {"spread_deg_mean": _r(np.mean([r["spread_deg"] for r in reps_l])),
-                   "max_abduction_deg": {f: _r(max(r["abduction_deg"][f] for r in reps_l)) for f in FINGERS}})
+    return Motion(
+        "finger_spread",
+        t,
+        pose,
+        view,
+        reps_l,
+        {
+            "spread_deg_mean": _r(np.mean([r["spread_deg"] for r in reps_l])),
+            "max_abduction_deg": {f: _r(max(r["abduction_deg"][f] for r in reps_l)) for f in FINGERS},
+        },
+    )
 
 
 def script_thumb_flexion(
-    shape: HandShape, rng: np.random.Generator, fps: float = 30.0, reps: int = 4,
-    mcp_deg: float = 45.0, ip_deg: float = 60.0, period: float = 1.6, view: str = "palm",
+    shape: HandShape,
+    rng: np.random.Generator,
+    fps: float = 30.0,
+    reps: int = 4,
+    mcp_deg: float = 45.0,
+    ip_deg: float = 60.0,
+    period: float = 1.6,
+    view: str = "palm",
 ) -> Motion:
     """Thumb MCP + IP flexion across the palm and back.
 
@@ -855,12 +1034,28 @@ def script_thumb_flexion(
         tl.hold(0.12)
         end = tl.to(_jit(rng, period * 0.45), ext)
         tl.hold(0.15)
-        reps_l.append({"start_s": _r(start), "peak_s": _r(tp + 0.06), "end_s": _r(end),
-                       "mcp_flex_deg": _r(a), "ip_flex_deg": _r(b), "peak_angle_deg": _r(a + b)})
+        reps_l.append(
+            {
+                "start_s": _r(start),
+                "peak_s": _r(tp + 0.06),
+                "end_s": _r(end),
+                "mcp_flex_deg": _r(a),
+                "ip_flex_deg": _r(b),
+                "peak_angle_deg": _r(a + b),
+            }
+        )
     t, pose = _finish(tl, fps)
-    return Motion("thumb_flexion", t, pose, view, reps_l,
-                  {"max_mcp_flex_deg": _r(max(r["mcp_flex_deg"] for r in reps_l)),
-                   "max_ip_flex_deg": _r(max(r["ip_flex_deg"] for r in reps_l))})
+    return Motion(
+        "thumb_flexion",
+        t,
+        pose,
+        view,
+        reps_l,
+        {
+            "max_mcp_flex_deg": _r(max(r["mcp_flex_deg"] for r in reps_l)),
+            "max_ip_flex_deg": _r(max(r["ip_flex_deg"] for r in reps_l)),
+        },
+    )
 
 
 SCRIPTS: dict[str, Callable[..., Motion]] = {

@@ -17,24 +17,41 @@ SYNTH_VERSION = 1
 """Bumped whenever rendering or truth changes, so cached suite clips are re-rendered."""
 
 SAMPLE_SPECS: dict[str, ClipSpec] = {
-    "finger_tapping": ClipSpec("finger_tapping", seed=1, skin="medium", background="flat", lighting="front",
-                               params={"reps": 10, "rate": 3.0, "amplitude": 0.9, "decrement_pct": 20.0,
-                                       "hesitations": 1}),
-    "thumb_opposition": ClipSpec("thumb_opposition", seed=2, skin="light", background="gradient", lighting="left",
-                                 params={"sequences": 1, "touch_s": 0.45}),
-    "finger_lifting": ClipSpec("finger_lifting", seed=3, skin="brown", background="table", lighting="top",
-                               params={"lifts": 1}),
-    "wrist_flexion": ClipSpec("wrist_flexion", seed=4, skin="dark", background="textured", lighting="front",
-                              params={"reps": 2}),
+    "finger_tapping": ClipSpec(
+        "finger_tapping",
+        seed=1,
+        skin="medium",
+        background="flat",
+        lighting="front",
+        params={"reps": 10, "rate": 3.0, "amplitude": 0.9, "decrement_pct": 20.0, "hesitations": 1},
+    ),
+    "thumb_opposition": ClipSpec(
+        "thumb_opposition",
+        seed=2,
+        skin="light",
+        background="gradient",
+        lighting="left",
+        params={"sequences": 1, "touch_s": 0.45},
+    ),
+    "finger_lifting": ClipSpec(
+        "finger_lifting", seed=3, skin="brown", background="table", lighting="top", params={"lifts": 1}
+    ),
+    "wrist_flexion": ClipSpec(
+        "wrist_flexion", seed=4, skin="dark", background="textured", lighting="front", params={"reps": 2}
+    ),
     "grip": ClipSpec("grip", seed=5, skin="very_light", background="cluttered", lighting="warm", params={"reps": 3}),
-    "finger_spread": ClipSpec("finger_spread", seed=6, side="left", skin="tan", background="flat", lighting="cool",
-                              params={"reps": 3}),
-    "wrist_deviation": ClipSpec("wrist_deviation", seed=7, skin="medium", background="cluttered", lighting="right",
-                                params={"reps": 2}),
-    "pronation_supination": ClipSpec("pronation_supination", seed=8, skin="dark", background="gradient",
-                                     lighting="top", params={"reps": 2}),
-    "thumb_flexion": ClipSpec("thumb_flexion", seed=9, skin="light", background="textured", lighting="front",
-                              params={"reps": 3}),
+    "finger_spread": ClipSpec(
+        "finger_spread", seed=6, side="left", skin="tan", background="flat", lighting="cool", params={"reps": 3}
+    ),
+    "wrist_deviation": ClipSpec(
+        "wrist_deviation", seed=7, skin="medium", background="cluttered", lighting="right", params={"reps": 2}
+    ),
+    "pronation_supination": ClipSpec(
+        "pronation_supination", seed=8, skin="dark", background="gradient", lighting="top", params={"reps": 2}
+    ),
+    "thumb_flexion": ClipSpec(
+        "thumb_flexion", seed=9, skin="light", background="textured", lighting="front", params={"reps": 3}
+    ),
 }
 """One short clip per exercise (640x480, 30 fps) for ``sample_videos/``."""
 
@@ -160,16 +177,24 @@ def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXE
                 bg = "table"
             params: dict[str, Any] = {}
             if ex == "finger_tapping":
-                params = {"reps": int(rng.integers(8, 13)), "rate": float(rng.uniform(1.5, 4.5)),
-                          "amplitude": float(rng.uniform(0.5, 1.1)), "decrement_pct": float(rng.choice([0, 0, 20, 40])),
-                          "hesitations": int(rng.integers(0, 3)), "halts": int(rng.integers(0, 2))}
+                params = {
+                    "reps": int(rng.integers(8, 13)),
+                    "rate": float(rng.uniform(1.5, 4.5)),
+                    "amplitude": float(rng.uniform(0.5, 1.1)),
+                    "decrement_pct": float(rng.choice([0, 0, 20, 40])),
+                    "hesitations": int(rng.integers(0, 3)),
+                    "halts": int(rng.integers(0, 2)),
+                }
             elif ex == "thumb_opposition":
                 params = {"sequences": int(rng.integers(1, 3)), "touch_s": float(rng.uniform(0.3, 0.7))}
                 if rng.random() < 0.3:
                     params["skip"] = [int(rng.integers(0, 4))]
             elif ex == "finger_lifting":
-                params = {"lifts": 1, "lift_deg": float(rng.uniform(15, 40)),
-                          "coupling_scale": float(rng.uniform(0.0, 1.5))}
+                params = {
+                    "lifts": 1,
+                    "lift_deg": float(rng.uniform(15, 40)),
+                    "coupling_scale": float(rng.uniform(0.0, 1.5)),
+                }
             elif ex in ("wrist_flexion", "wrist_deviation", "pronation_supination"):
                 params = {"reps": int(rng.integers(2, 4)), "period": float(rng.uniform(1.5, 3.0))}
                 if ex == "wrist_flexion":
@@ -177,31 +202,37 @@ def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXE
                 elif ex == "wrist_deviation":
                     params |= {"radial_deg": float(rng.uniform(10, 22)), "ulnar_deg": float(rng.uniform(15, 35))}
                 else:
-                    params |= {"pronation_deg": float(rng.uniform(40, 80)),
-                               "supination_deg": float(rng.uniform(40, 80))}
+                    params |= {
+                        "pronation_deg": float(rng.uniform(40, 80)),
+                        "supination_deg": float(rng.uniform(40, 80)),
+                    }
             else:
                 params = {"reps": int(rng.integers(2, 5)), "period": float(rng.uniform(1.0, 2.2))}
                 if ex == "grip":
                     params["closure"] = float(rng.uniform(0.4, 1.0))
                 elif ex == "finger_spread":
                     params["spread_deg"] = float(rng.uniform(8, 22))
-            specs.append(ClipSpec(
-                exercise=ex,
-                seed=int(seed * 100003 + ei * 1009 + k),
-                side="left" if rng.random() < 0.35 else "right",
-                skin=skins[(k + 2 * ei) % len(skins)],
-                background=bg,
-                lighting=str(rng.choice(LIGHTING_KINDS)),
-                view=str(views[k % len(views)]),
-                fps=fps, width=w, height=h,
-                hand_size=float(rng.uniform(0.85, 1.12)),
-                fill=float(rng.uniform(0.4, 0.6)),
-                noise=float(rng.uniform(0.0, 6.0)),
-                jpeg_quality=int(rng.choice([0, 0, 85, 60, 40])),
-                blur_subframes=int(rng.choice([1, 1, 1, 3])),
-                view_jitter=6.0,
-                params=params,
-            ))
+            specs.append(
+                ClipSpec(
+                    exercise=ex,
+                    seed=int(seed * 100003 + ei * 1009 + k),
+                    side="left" if rng.random() < 0.35 else "right",
+                    skin=skins[(k + 2 * ei) % len(skins)],
+                    background=bg,
+                    lighting=str(rng.choice(LIGHTING_KINDS)),
+                    view=str(views[k % len(views)]),
+                    fps=fps,
+                    width=w,
+                    height=h,
+                    hand_size=float(rng.uniform(0.85, 1.12)),
+                    fill=float(rng.uniform(0.4, 0.6)),
+                    noise=float(rng.uniform(0.0, 6.0)),
+                    jpeg_quality=int(rng.choice([0, 0, 85, 60, 40])),
+                    blur_subframes=int(rng.choice([1, 1, 1, 3])),
+                    view_jitter=6.0,
+                    params=params,
+                )
+            )
     return specs
 
 

@@ -198,8 +198,9 @@ def place_hand(
         Wrist position (3,) in metres.
     """
     idx = np.linspace(0, len(motion.t) - 1, min(len(motion.t), 40)).astype(int)
-    pts = np.concatenate([forward_kinematics(motion.pose[i], shape, root, np.zeros(3), with_prims=False).joints
-                          for i in idx])
+    pts = np.concatenate(
+        [forward_kinematics(motion.pose[i], shape, root, np.zeros(3), with_prims=False).joints for i in idx]
+    )
     rest = forward_kinematics(motion.pose[0], shape, root, np.zeros(3), with_prims=False).joints
     ext_rest = max(np.ptp(rest[:, 1]), 0.75 * np.ptp(rest[:, 0]))
     z = camera.f * ext_rest / (fill * camera.height)
@@ -216,8 +217,13 @@ def place_hand(
 
 
 def iter_frames(
-    motion: Motion, spec: ClipSpec, shape: HandShape, camera: Camera, root: NDArray[np.float64],
-    wrist: NDArray[np.float64], rng: np.random.Generator,
+    motion: Motion,
+    spec: ClipSpec,
+    shape: HandShape,
+    camera: Camera,
+    root: NDArray[np.float64],
+    wrist: NDArray[np.float64],
+    rng: np.random.Generator,
 ) -> Iterator[tuple[NDArray[np.uint8], NDArray[np.float64], NDArray[np.float32]]]:
     """Yield ``(frame_rgb_uint8, joints (21,3), alpha)`` for every frame.
 
@@ -277,8 +283,12 @@ def iter_frames(
                 boxes.append(lay.box)
             a = acc_a / n_sub
             rgb = acc_rgb / np.maximum(acc_a, 1e-6)[..., None]
-            box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                   max(b[2] for b in boxes), max(b[3] for b in boxes))
+            box = (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
             layer = type(lay)(rgb.astype(np.float32), a.astype(np.float32), lay.depth, box)
         img = composite(layer, bg, shadow=shadow, shadow_offset=shadow_off, background_u8=bg8)
         img = noise.apply(img)
@@ -423,8 +433,13 @@ def build_truth(
         "schema": 1,
         "exercise": motion.exercise,
         "hand": spec.side,
-        "video": {"fps": spec.fps, "frames": T, "duration_s": round(T / spec.fps, 4),
-                  "width": spec.width, "height": spec.height},
+        "video": {
+            "fps": spec.fps,
+            "frames": T,
+            "duration_s": round(T / spec.fps, 4),
+            "width": spec.width,
+            "height": spec.height,
+        },
         "rep_count": len(motion.reps),
         "reps": motion.reps,
         "metrics": motion.metrics,
@@ -437,17 +452,24 @@ def build_truth(
             "segment_angles": {k: _round(v, 3) for k, v in seg.items()},
             "thumb_index_distance": _round(tip_d),
         },
-        "units": {"joints_world": "metres, camera axes x right y down z forward (OpenCV)",
-                  "joints_image": "x / width, y / height, origin top-left",
-                  "angles": "degrees, kinematic DOFs (see synth.hand)",
-                  "segment_angles": "degrees, unsigned angle between adjacent landmark segments",
-                  "thumb_index_distance": "thumb tip to index tip / palm length (wrist to middle MCP)"},
+        "units": {
+            "joints_world": "metres, camera axes x right y down z forward (OpenCV)",
+            "joints_image": "x / width, y / height, origin top-left",
+            "angles": "degrees, kinematic DOFs (see synth.hand)",
+            "segment_angles": "degrees, unsigned angle between adjacent landmark segments",
+            "thumb_index_distance": "thumb tip to index tip / palm length (wrist to middle MCP)",
+        },
         "render": {
             **{k: v for k, v in spec.to_dict().items() if k != "params"},
             "params": {k: v for k, v in spec.params.items()},
             "view": motion.view,
-            "camera": {"hfov_deg": camera.hfov_deg, "focal_px": round(camera.f, 3), "cx": camera.cx,
-                       "cy": camera.cy, "root": _round(root, 5)},
+            "camera": {
+                "hfov_deg": camera.hfov_deg,
+                "focal_px": round(camera.f, 3),
+                "cx": camera.cx,
+                "cy": camera.cy,
+                "root": _round(root, 5),
+            },
             "palm_length_m": round(float(palm_len.mean()), 5),
             "hand_height_frac": round(frac, 3),
         },

@@ -57,9 +57,10 @@ def _track(path: Path) -> tuple[np.ndarray, np.ndarray, str]:
     import mediapipe as mp  # pragma: no cover
 
     present, xy, hands = [], [], []  # pragma: no cover
-    with mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=1) as h, av.open(
-        str(path)
-    ) as c:  # pragma: no cover
+    with (
+        mp.solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=1) as h,
+        av.open(str(path)) as c,
+    ):  # pragma: no cover
         for fr in c.decode(video=0):
             r = h.process(fr.to_ndarray(format="rgb24"))
             if r.multi_hand_landmarks:

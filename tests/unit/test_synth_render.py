@@ -22,8 +22,16 @@ def _decode(path: Path) -> np.ndarray:
 
 
 def test_render_is_deterministic(tmp_path: Path) -> None:
-    spec = ClipSpec("grip", seed=11, width=320, height=240, background="cluttered", noise=3.0, fps=12.0,
-                    params={"reps": 1, "period": 0.8})
+    spec = ClipSpec(
+        "grip",
+        seed=11,
+        width=320,
+        height=240,
+        background="cluttered",
+        noise=3.0,
+        fps=12.0,
+        params={"reps": 1, "period": 0.8},
+    )
     a = render_clip(spec, tmp_path / "a.mp4")
     b = render_clip(spec, tmp_path / "b.mp4")
     assert a["frames"] == b["frames"]
