@@ -1002,7 +1002,9 @@ class Store:
         result_dict = new_result.to_dict()
 
         def add(s: Session) -> int:
-            row = s.get(SessionRow, session_id)
+            # Row lock on PostgreSQL, so two concurrent corrections get versions n+1 and n+2 (SQLite's
+            # BEGIN IMMEDIATE already serializes writers).
+            row = s.get(SessionRow, session_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no session {session_id}")
             if new_result.exercise != row.exercise:

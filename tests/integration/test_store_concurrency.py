@@ -48,11 +48,14 @@ def _result(writer: int, i: int) -> object:
     return SessionResult("finger_tapping", video, "right", 1.0, [], reps, metrics)
 
 
-def _worker(url: str, writer: int, count: int, start_at: float, frames: int, shared: bool) -> None:
+def _worker(url: str, writer: int, count: int, barrier: str, frames: int, shared: bool) -> None:
     from sessions.store import open_store
 
-    store = open_store(url)
-    time.sleep(max(0.0, start_at - time.time()))  # all writers start together, after their imports
+    # All writers start together, once every one has imported: say ready, wait for the go.
+    Path(barrier, f"ready-{writer}").touch()
+    while not Path(barrier, "go").exists():
+        time.sleep(0.005)
+    store = open_store(url)  # on a fresh database: the writers race to create the schema too
     for i in range(count):
         key = f"shared-{i}" if shared else f"w{writer}-{i}"
         store.save_session(
@@ -92,7 +95,7 @@ def _saver_to_kill(url: str, frames: int, pause_in_transaction: bool) -> None:
 if __name__ == "__main__":
     mode, url = sys.argv[1], sys.argv[2]
     if mode == "worker":
-        _worker(url, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), sys.argv[7] == "1")
+        _worker(url, int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]), sys.argv[7] == "1")
     else:
         _saver_to_kill(url, int(sys.argv[3]), mode == "freeze")
     sys.exit(0)
@@ -139,15 +142,22 @@ def _check_consistent(url: str) -> dict[str, int]:
     return counts
 
 
-def _run_writers(url: str, *, writers: int, count: int, frames: int, shared: bool) -> float:
-    open_store(url).close()  # create the schema once, as an installation would
-    start_at = time.time() + 6.0  # time for every child to import and open the store before writing
-    procs = [_spawn("worker", url, w, count, start_at, frames, int(shared)) for w in range(writers)]
+def _run_writers(url: str, barrier: Path, *, writers: int, count: int, frames: int, shared: bool) -> float:
+    """Run ``writers`` processes from a common start; returns the seconds from the start to the last exit."""
+    procs = [_spawn("worker", url, w, count, barrier, frames, int(shared)) for w in range(writers)]
+    deadline = time.time() + 120
+    while len(list(barrier.glob("ready-*"))) < writers and time.time() < deadline:
+        if any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.01)
+    start = time.time()
+    (barrier / "go").touch()
     outputs = [p.communicate(timeout=240) for p in procs]
+    seconds = time.time() - start
     for p, (stdout, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, stderr
         assert stderr == "" and stdout == ""  # no error, no warning shown to any writer
-    return time.time() - start_at
+    return seconds
 
 
 @pytest.mark.slow
@@ -155,10 +165,10 @@ def _run_writers(url: str, *, writers: int, count: int, frames: int, shared: boo
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], ids=["sqlite", "postgresql"]
 )
 def test_four_processes_write_1000_sessions_and_none_is_lost(
-    backend: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+    backend: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     url = str(request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url"))
-    seconds = _run_writers(url, writers=4, count=250, frames=20, shared=False)
+    seconds = _run_writers(url, tmp_path, writers=4, count=250, frames=20, shared=False)
     counts = _check_consistent(url)
     assert counts["sessions"] == 1000
     store = open_store(url)
@@ -178,10 +188,10 @@ def test_four_processes_write_1000_sessions_and_none_is_lost(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], ids=["sqlite", "postgresql"]
 )
 def test_writers_racing_on_the_same_idempotency_keys_store_each_once(
-    backend: str, request: pytest.FixtureRequest
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = str(request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url"))
-    _run_writers(url, writers=3, count=40, frames=5, shared=True)
+    _run_writers(url, tmp_path, writers=3, count=40, frames=5, shared=True)
     assert _check_consistent(url)["sessions"] == 40
 
 

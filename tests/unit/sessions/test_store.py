@@ -432,3 +432,14 @@ def test_a_writer_waits_for_another_writers_lock(sqlite_url: str) -> None:
     assert s.get_session(sid).result.rep_count == 2
     blocker.close()
     s.close()
+
+
+def test_concurrent_corrections_get_consecutive_versions(store: store_mod.Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sid = store.save_session(make_result(5))
+    with ThreadPoolExecutor(4) as pool:
+        versions = list(pool.map(lambda k: store.add_correction(sid, make_result(4 - k % 3), author=f"t{k}"), range(8)))
+    assert sorted(versions) == list(range(2, 10))
+    assert [v.version for v in store.versions(sid)] == list(range(1, 10))
+    assert store.get_session(sid).info.current_version == 9
