@@ -21,6 +21,7 @@ from tracking.video import read_video
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_FRAMES = 75  # 2.5 s at 30 fps: enough to lock on and move, cheap enough for CI
+TWO_HAND_FRAMES = 45  # two-hand tracking costs twice as much per frame
 
 pytestmark = pytest.mark.slow
 
@@ -34,11 +35,12 @@ def _right_hand_sample() -> Path | None:
 
 
 SAMPLE = _right_hand_sample()
+Source = tuple[list[float], list[np.ndarray], dict[str, Any]]  # times, RGB frames, truth
 needs_sample = pytest.mark.skipif(SAMPLE is None, reason="no right-hand sample video with truth yet")
 
 
 @pytest.fixture(scope="module")
-def source() -> tuple[list[float], list[np.ndarray], dict[str, Any]]:
+def source() -> Source:
     assert SAMPLE is not None
     _, frames = read_video(SAMPLE, max_side=None)
     ts, imgs = [], []
@@ -74,7 +76,7 @@ def mean_error(image: np.ndarray, truth_xy: np.ndarray) -> float:
 
 
 @needs_sample
-def test_mirrored_right_hand_is_a_left_hand(tmp_path: Path, source: tuple) -> None:  # type: ignore[type-arg]
+def test_mirrored_right_hand_is_a_left_hand(tmp_path: Path, source: Source) -> None:
     _, imgs, truth = source
     video = write(tmp_path / "mirrored.mp4", [img[:, ::-1] for img in imgs])
     _, series, _ = track_video(video)
@@ -87,7 +89,7 @@ def test_mirrored_right_hand_is_a_left_hand(tmp_path: Path, source: tuple) -> No
 
 @needs_sample
 @pytest.mark.parametrize("rotation", [90, -90])
-def test_phone_rotation_is_undone_before_tracking(tmp_path: Path, source: tuple, rotation: int) -> None:  # type: ignore[type-arg]
+def test_phone_rotation_is_undone_before_tracking(tmp_path: Path, source: Source, rotation: int) -> None:
     _, imgs, truth = source
     # store what a phone sensor would: the frame turned away, with a matrix that turns it back for display
     raw = [np.rot90(img, -rotation // 90) for img in imgs]
@@ -99,34 +101,38 @@ def test_phone_rotation_is_undone_before_tracking(tmp_path: Path, source: tuple,
     assert mean_error(series.image, true_xy) < 0.02
 
 
+@pytest.fixture(scope="module")
+def two_hands_video(tmp_path_factory: pytest.TempPathFactory, source: Source) -> Path:
+    _, imgs, _ = source
+    still_left_hand = imgs[0][:, ::-1]
+    frames = [np.concatenate([img, still_left_hand], axis=1) for img in imgs[:TWO_HAND_FRAMES]]
+    return write(tmp_path_factory.mktemp("two") / "two.mp4", frames)
+
+
 @needs_sample
 @pytest.mark.parametrize(
     ("hand", "expect_side", "expect_hand"),
     [("auto", "image-left", "right"), ("right", "image-left", "right"), ("left", "image-right", "left")],
 )
 def test_two_hands_in_view_keep_the_chosen_one(
-    tmp_path: Path,
-    source: tuple,  # type: ignore[type-arg]
+    two_hands_video: Path,
     hand: str,
     expect_side: str,
     expect_hand: str,
 ) -> None:
     """The person's right hand moves (image left, as a camera facing them sees it); their left hand,
     a mirrored still frame, rests on the image right."""
-    _, imgs, _ = source
-    still_left_hand = imgs[0][:, ::-1]
-    video = write(tmp_path / "two.mp4", [np.concatenate([img, still_left_hand], axis=1) for img in imgs])
-    _, series, _ = track_video(video, hand=hand)
+    _, series, _ = track_video(two_hands_video, hand=hand)
     assert series.meta["two_hands_in_view"] == 1
     assert series.handedness == expect_hand
     assert series.detection_rate >= 0.9
     wrist_x = series.image[series.present, 0, 0]
     on_left = wrist_x < 0.5
-    assert (on_left.all() if expect_side == "image-left" else (~on_left).all()), "switched hands mid-video"
+    assert on_left.all() if expect_side == "image-left" else (~on_left).all(), "switched hands mid-video"
 
 
 @needs_sample
-def test_live_process_matches_the_offline_tracking(source: tuple) -> None:  # type: ignore[type-arg]
+def test_live_process_matches_the_offline_tracking(source: Source) -> None:
     ts, imgs, truth = source
     found = []
     with HandTracker(hand="right") as tracker:
@@ -141,7 +147,7 @@ def test_live_process_matches_the_offline_tracking(source: tuple) -> None:  # ty
 
 
 @needs_sample
-def test_progress_is_reported_per_frame(tmp_path: Path, source: tuple) -> None:  # type: ignore[type-arg]
+def test_progress_is_reported_per_frame(tmp_path: Path, source: Source) -> None:
     _, imgs, _ = source
     video = write(tmp_path / "short.mp4", imgs[:20])
     calls: list[tuple[int, int]] = []
