@@ -6,8 +6,9 @@ and, only when asked, the raw video. A therapist's correction or a re-score adds
 is current and older ones are kept.
 
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` (so two
-writers never deadlock upgrading a read lock) and are retried on "database is locked", so several
-processes can write to one file at once without losing anything or showing an error. The schema is
+writers never deadlock upgrading a read lock), queue on an OS file lock (woken as soon as the previous
+writer is done) and are retried on "database is locked", so several processes can write to one file at
+once without losing anything or showing an error. The schema is
 managed by Alembic and upgraded to head when a store is opened (see :func:`open_store`).
 """
 
@@ -16,11 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
-
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite's own busy handling only
-    fcntl = None  # type: ignore[assignment]
 import functools
 import hashlib
 import json
@@ -37,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -67,6 +63,11 @@ from sqlalchemy.pool import QueuePool, StaticPool
 from sessions.result import SessionResult, _clean
 from tracking.series import LandmarkSeries
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own busy handling only
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -74,8 +75,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Source = Literal["live", "upload", "batch", "cli"]
-VersionKind = Literal["original", "corrected", "rescored"]
 SOURCES: tuple[str, ...] = ("live", "upload", "batch", "cli")
 SIDES: tuple[str, ...] = ("left", "right", "both")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -757,7 +756,7 @@ class Store:
         series: LandmarkSeries | None = None,
         video_path: str | os.PathLike[str] | None = None,
         keep_video: bool = False,
-        video_in_db: bool = False,
+        video_in_db: bool | None = None,
         params: Mapping[str, Any] | None = None,
         recorded_at: datetime | None = None,
         idempotency_key: str | None = None,
@@ -778,9 +777,11 @@ class Store:
         video_path : path, optional
             The analysed video; default ``result.video.path`` when that file exists. Its SHA-256 is the
             session's fingerprint.
-        keep_video, video_in_db : bool
-            Keep the raw video (off by default: videos of patients are not stored unless asked), as a file in
-            the data folder or, with ``video_in_db``, as a blob in the database.
+        keep_video : bool
+            Keep the raw video (off by default: videos of patients are not stored unless asked).
+        video_in_db : bool, optional
+            Keep it as a blob in the database rather than as a file in the data folder. Default: a blob on a
+            database server (every client can read it), a file beside an SQLite store.
         params : mapping, optional
             Thresholds and parameters the analysis used; default: read from the exercise (see
             :func:`exercise_params`).
@@ -811,7 +812,7 @@ class Store:
         video_file: str | None = None
         video_blob: bytes | None = None
         if keep_video and vpath is not None:
-            if video_in_db:
+            if video_in_db or (video_in_db is None and self.engine.dialect.name != "sqlite"):
                 video_blob = vpath.read_bytes()
             else:
                 video_file = self._keep_video_file(vpath, sha or file_sha256(vpath))

@@ -240,13 +240,20 @@ def test_the_video_is_fingerprinted_and_kept_only_on_request(store: store_mod.St
     assert store.get_session(plain).info.video_sha256 == digest
     assert store.get_video(plain) is None and not (files / "videos").exists()
 
-    kept = store.save_session(make_result(2, path=str(video)), keep_video=True)
+    kept = store.save_session(make_result(2, path=str(video)), keep_video=True, video_in_db=False)
     blob = store.save_session(make_result(2), video_path=video, keep_video=True, video_in_db=True)
     assert store.get_video(kept) == store.get_video(blob) == video.read_bytes()
     assert [p.name for p in (files / "videos").iterdir()] == [f"{digest}.mp4"]
     assert store.get_session(kept).has_video
+    default = store.save_session(make_result(2), video_path=video, keep_video=True)
+    assert store.get_video(default) == video.read_bytes()
+    with store.engine.connect() as conn:  # a file beside SQLite; a blob on a server every client can reach
+        as_file = conn.execute(sa.text(f"SELECT file IS NOT NULL FROM videos WHERE session_id = {default}")).scalar()
+    assert bool(as_file) == (store.engine.dialect.name == "sqlite")
 
-    store.delete_session(kept)
+    store.delete_session(kept)  # identical videos share one file: kept while a session still refers to it
+    assert (files / "videos" / f"{digest}.mp4").exists() == bool(as_file)
+    store.delete_session(default)
     assert not (files / "videos" / f"{digest}.mp4").exists()
     with pytest.raises(StoreError, match="does not exist"):
         store.save_session(make_result(1), video_path=tmp_path / "missing.mp4", keep_video=True)
