@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from av.video.stream import VideoStream
 
 # A frame rate outside this range in the file's metadata is treated as absent (e.g. 0, or the
-# 1000/90000 "tbr" of some Matroska and WebM files) and derived from the timestamps instead.
-_SANE_FPS = (1.0, 1000.0)
+# 1000/90000 nominal rates of some Matroska and WebM files) and derived from the timestamps instead.
+_SANE_FPS = (1.0, 500.0)
 # Container formats that are still images, which FFmpeg would otherwise happily open as 1-frame videos.
 _IMAGE_FORMATS = ("image2", "_pipe", "gif_pipe", "webp")
 
@@ -147,24 +148,47 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     UnusableInputError
         When the file is missing, empty, not a video, or has no decodable frame.
     """
+    return _describe(path, count_packets=True)
+
+
+def _describe(path: str | os.PathLike[str], *, count_packets: bool) -> VideoInfo:
+    """VideoInfo from the metadata and the first frame.
+
+    When the container gives no frame count (Matroska, WebM) or no believable rate, the packet
+    index is read: all of it with ``count_packets``, else a sample of it for the rate.
+    """
     container, stream = _open(path)
-    name = Path(path).name
     try:
-        first = _first_frame(container, stream, name)
+        first = _first_frame(container, stream, Path(path).name)
         quarter = _rotation_ccw(first, stream)
         width, height = (first.height, first.width) if quarter % 2 else (first.width, first.height)
         fps = _metadata_fps(stream)
         frames = int(stream.frames or 0)
+        duration = _stream_duration(container, stream)
         if frames <= 0 or fps is None:
+            # read the packet index (all of it, or a sample for a quick estimate): no decoding
             container.seek(0)
-            pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size]
-            frames = len(pts) or 1
-            if fps is None:
-                fps = _fps_from_span(frames, (max(pts) - min(pts)) * float(stream.time_base or 0) if pts else 0.0)
-        duration = _stream_duration(container, stream) or frames / fps
+            pts = [p.pts for p in islice(container.demux(stream), None if count_packets else 120) if p.pts is not None]
+            span = (max(pts) - min(pts)) * float(stream.time_base or 0) if len(pts) >= 2 else 0.0
+            if count_packets:
+                frames = len(pts) or 1
+                if frames >= 2 and span > 0:
+                    duration = span * frames / (frames - 1)
+            elif span > 0:
+                sampled = (len(pts) - 1) / span
+                if fps is None or not 0.5 < fps / sampled < 2.0:
+                    fps = sampled
+        if frames >= 2 and duration:
+            implied = frames / duration
+            if fps is None or not 0.5 < fps / implied < 2.0:  # a nominal rate that the file contradicts
+                fps = implied
+        fps = fps or 30.0
+        if frames <= 0:
+            frames = max(1, round(duration * fps)) if duration else 0
+        duration = duration or (frames / fps if frames else 0.0)
     finally:
         container.close()
-    return VideoInfo(str(path), fps=fps, frames=frames, duration_s=duration, width=width, height=height)
+    return VideoInfo(str(path), fps=float(fps), frames=frames, duration_s=float(duration), width=width, height=height)
 
 
 def _first_frame(container: InputContainer, stream: VideoStream, name: str) -> VideoFrame:
@@ -310,8 +334,11 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
         if not self._finished or tally.frames == 0:
             return self._info
         # the average rate of the timestamps: exact for constant rate, the true mean for variable rate
-        fps = round(_fps_from_span(tally.frames, tally.last_t), 6) if tally.frames >= 2 else self._info.fps
-        return replace(self._info, fps=fps, frames=tally.frames, duration_s=tally.last_t + 1.0 / fps)
+        n = tally.frames
+        if n < 2 or tally.last_t <= 0:
+            return replace(self._info, frames=n, duration_s=round(n / self._info.fps, 6))
+        duration = tally.last_t * n / (n - 1)  # the last frame lasts one mean interval
+        return replace(self._info, fps=round(n / duration, 6), frames=n, duration_s=round(duration, 6))
 
     # -- producer side (background thread) -----------------------------------------------------
     def _put(self, item: object) -> bool:
@@ -439,32 +466,11 @@ def read_video(
         At call time (not mid-iteration) when the file is missing, empty, not a video, or no
         frame can be decoded.
     """
-    info = _quick_info(path)
+    info = _describe(path, count_packets=False)
     stream = FrameStream(str(path), info, max_side=max_side, queue_size=queue_size, thread_type=thread_type)
     # Wait for the first frame now, so that "no frames at all" is raised here, not mid-iteration.
     stream._prime()
     return info, stream
-
-
-def _quick_info(path: str | os.PathLike[str]) -> VideoInfo:
-    """Metadata only, plus the first frame for size and rotation (no packet counting)."""
-    container, stream = _open(path)
-    try:
-        first = _first_frame(container, stream, Path(path).name)
-        quarter = _rotation_ccw(first, stream)
-        width, height = (first.height, first.width) if quarter % 2 else (first.width, first.height)
-        fps = _metadata_fps(stream)
-        duration = _stream_duration(container, stream)
-        frames = int(stream.frames or 0)
-        if fps is None:
-            fps = frames / duration if frames and duration else 30.0
-        if frames <= 0:
-            frames = max(1, round(duration * fps)) if duration else 0
-        if not duration:
-            duration = frames / fps if frames else 0.0
-    finally:
-        container.close()
-    return VideoInfo(str(path), fps=fps, frames=frames, duration_s=float(duration), width=width, height=height)
 
 
 def frame_size_after(width: int, height: int, *, max_side: int | None) -> tuple[int, int]:

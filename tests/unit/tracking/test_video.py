@@ -157,6 +157,28 @@ def test_matroska_without_frame_count_is_counted(tmp_path: Path) -> None:
     assert final.frames == 20 and ts[-1] == pytest.approx(19 / 25)
 
 
+def test_absurd_nominal_rate_is_replaced_by_the_timestamps(tmp_path: Path) -> None:
+    """Matroska files often claim 1000 fps (their millisecond clock); the frames say 30."""
+    path = tmp_path / "ms.mkv"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=1000)
+        assert isinstance(s, av.VideoStream)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, img in enumerate(gray_frames(30)):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = round(i * 1000 / 30), Fraction(1, 1000)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    assert probe_video(path).fps == pytest.approx(30, rel=0.02)
+    info, _, _, _, final = read_all(path)
+    assert info.fps == pytest.approx(30, rel=0.02)
+    assert final.fps == pytest.approx(30, rel=0.02) and final.frames == 30
+    assert final.duration_s == pytest.approx(1.0, abs=0.02)
+
+
 # -- streaming -------------------------------------------------------------------------------------
 
 
