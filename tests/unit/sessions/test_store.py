@@ -359,7 +359,7 @@ def test_deleting_a_patient_deletes_all_their_data_and_nothing_else(store: store
     counts = row_counts(store)
     assert counts["patients"] == 1 and counts["sessions"] == 1 and counts["landmark_series"] == 1
     assert counts["analysis_versions"] == 1 and counts["reps"] == 7 and counts["videos"] == 0
-    assert not list((tmp_path / "files" / "videos").iterdir())
+    assert not list((tmp_path / "files").rglob("*.mp4"))
     assert store.get_session(other).result.rep_count == 7
     with pytest.raises(NotFoundError):
         store.delete_patient(gone)
