@@ -81,13 +81,8 @@ def score(
         from sessions.store import open_store
 
         store = open_store(db)
-        sid = store.save_session(
-            result,
-            patient_id=patient,
-            source="cli",
-            series=scored.series,
-            video_path=video if keep_video else None,
-            keep_video=keep_video,
+        sid = store.save_scored(
+            scored, patient_id=patient, source="cli", video_path=video if keep_video else None, keep_video=keep_video
         )
         err.print(f"saved session {sid} for patient {patient}")
 
