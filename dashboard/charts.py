@@ -173,6 +173,9 @@ def history_figure(
             annotation_text="normal",
             annotation_position="top left",
         )
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if finite and min(finite) >= 0:
+        fig.update_yaxes(rangemode="tozero")  # a small change should look small
     fig.update_layout(
         title=label,
         xaxis_title="session",

@@ -20,16 +20,16 @@ def data_dir() -> Path:
 
 
 def settings() -> Settings:
-    if "settings" not in st.session_state:
-        st.session_state["settings"] = load_settings(data_dir())
-    value = st.session_state["settings"]
+    if "dashboard_settings" not in st.session_state:
+        st.session_state["dashboard_settings"] = load_settings(data_dir())
+    value = st.session_state["dashboard_settings"]
     assert isinstance(value, Settings)
     return value
 
 
 def update_settings(new: Settings) -> None:
     save_settings(data_dir(), new)
-    st.session_state["settings"] = new
+    st.session_state["dashboard_settings"] = new
 
 
 @st.cache_resource(show_spinner=False)

@@ -149,8 +149,9 @@ def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: f
         snap = proc.snapshot()
         new_reps = (snap.set_id, snap.rep_count) > seen and snap.set_id == seen[0]
         seen = (snap.set_id, snap.rep_count)
-        with panel.container():
-            _draw_live(snap, ex=ex, target=target, value_target=value_target, flash=new_reps)
+        panel.markdown(
+            live_html(snap, ex=ex, target=target, value_target=value_target, flash=new_reps), unsafe_allow_html=True
+        )
         if new_reps and sound:
             sound_slot.audio(tick_sound(), format="audio/wav", autoplay=True)
         if snap.done:
@@ -166,22 +167,33 @@ def _new_set(proc: LiveProcessor) -> None:
     st.session_state.pop("live_summary", None)
 
 
-def _draw_live(snap: LiveSnapshot, *, ex: Any, target: SetTarget, value_target: float | None, flash: bool) -> None:
-    st.markdown(counter_html(snap.rep_count, target=target.reps, flash=flash), unsafe_allow_html=True)
+def live_html(snap: LiveSnapshot, *, ex: Any, target: SetTarget, value_target: float | None, flash: bool) -> str:
+    """Counter, set progress, prompt, gauge and stream health as one HTML block (one element per redraw)."""
     if target.reps:
-        st.progress(min(snap.rep_count / target.reps, 1.0))
+        done, text = min(snap.rep_count / target.reps, 1.0), ""
     elif target.seconds:
-        st.progress(min(snap.elapsed_s / target.seconds, 1.0), text=f"{snap.elapsed_s:.0f} / {target.seconds:.0f} s")
-    if snap.prompt and not snap.done:
-        st.markdown(f"<div id='live-prompt' style='font-size:1.4rem'>{html.escape(snap.prompt)}</div>", True)
-    st.markdown(
-        gauge_html(snap.value, label=ex.value_label, unit=snap.unit, normal_range=ex.normal_range, target=value_target),
-        unsafe_allow_html=True,
+        done, text = min(snap.elapsed_s / target.seconds, 1.0), f"{snap.elapsed_s:.0f} / {target.seconds:.0f} s"
+    else:
+        done, text = 0.0, ""
+    progress = (
+        "<div style='height:8px;border-radius:4px;background:#eaecee;margin:0.4rem 0'>"
+        f"<div style='height:8px;border-radius:4px;background:#2e86de;width:{100 * done:.0f}%'></div></div>"
+        f"<div style='font-size:0.85rem;color:#7f8c8d'>{text}</div>"
     )
-    st.caption(
-        f"camera {snap.width}×{snap.height} · {snap.processing_fps:.0f} frames/s analysed "
-        f"({snap.frames_processed} of {snap.frames_seen} received) · delay {snap.delay_s:.1f} s"
+    prompt = (
+        f"<div id='live-prompt' style='font-size:1.4rem;margin:0.5rem 0'>{html.escape(snap.prompt)}</div>"
+        if snap.prompt and not snap.done
+        else ""
     )
+    health = (
+        f"<div id='live-health' style='font-size:0.8rem;color:#7f8c8d'>camera {snap.width}×{snap.height} · "
+        f"{snap.processing_fps:.0f} frames/s analysed ({snap.frames_processed} of {snap.frames_seen} received) · "
+        f"delay {snap.delay_s:.1f} s</div>"
+    )
+    gauge = gauge_html(
+        snap.value, label=ex.value_label, unit=snap.unit, normal_range=ex.normal_range, target=value_target
+    )
+    return counter_html(snap.rep_count, target=target.reps, flash=flash) + progress + prompt + gauge + health
 
 
 def _finish_set(proc: LiveProcessor, snap: LiveSnapshot, *, exercise: str) -> None:

@@ -195,8 +195,9 @@ def _make_annotated_video(item: ScoredItem) -> None:
 def _correction_form(item: ScoredItem) -> None:
     result = item.scored.result
     duration = float(result.video.duration_s)
-    with st.expander("Correct the repetitions", expanded=False):
-        st.write("Reject a mis-detected repetition, or add one the detector missed; the metrics are recomputed.")
+    with st.container(border=True):
+        st.markdown("**Correct the repetitions**")
+        st.caption("Reject a mis-detected repetition, or add one the detector missed; the metrics are recomputed.")
         st.multiselect(
             "Reject repetitions",
             list(range(1, result.rep_count + 1)),

@@ -17,50 +17,23 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("HANDREHAB_CHROMIUM", "/usr/bin/chromium"))
-SAMPLES = Path(os.environ.get("HANDREHAB_SAMPLES", ROOT / "sample_videos"))
-SCREENSHOTS = Path(os.environ.get("HANDREHAB_SCREENSHOTS", ROOT / "tests" / "e2e" / "screenshots"))
-LEAD_IN_S = 2.5
-TAIL_S = 14.0
-CAMERA_SIZE = (480, 360)
-CHROMIUM_FLAGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-
-@dataclass(frozen=True)
-class Clip:
-    """A sample clip and what it truly contains."""
-
-    path: Path
-    exercise: str
-    hand: str
-    rep_count: int
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    data_dir: Path
-    log: Path
+from .e2e_support import (
+    CAMERA_SIZE,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    LEAD_IN_S,
+    ROOT,
+    SAMPLES,
+    TAIL_S,
+    Clip,
+    Server,
+    screenshot,
+)
 
 
 def _free_port() -> int:
@@ -186,7 +159,7 @@ def browser_context(camera_file: Path, tmp_path_factory: pytest.TempPathFactory)
             headless=True,
             args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera_file}"],
             accept_downloads=True,
-            viewport={"width": 1400, "height": 1000},
+            viewport={"width": 1400, "height": 2000},
         )
         try:
             yield context
@@ -194,30 +167,22 @@ def browser_context(camera_file: Path, tmp_path_factory: pytest.TempPathFactory)
             context.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser_context: Any) -> Iterator[Any]:
-    """A fresh tab (its own Streamlit session)."""
+def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh tab (its own Streamlit session); a failing test leaves a screenshot ``FAILED_<test>.png``."""
     tab = browser_context.new_page()
     tab.set_default_timeout(30_000)
     try:
         yield tab
     finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            screenshot(tab, f"FAILED_{request.node.name}")
         tab.close()
-
-
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot to ``tests/e2e/screenshots/NAME.png`` (gitignored)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def wait_for_app(page: Any) -> None:
-    """Until the Streamlit script has finished its run (no 'running' indicator)."""
-    page.wait_for_selector("[data-testid='stApp']", state="attached")
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=60_000,
-    )

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import math
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # app.py and dashboard/ live at the repository root, outside the installed packages
     sys.path.insert(0, str(ROOT))
 
+from exercises.base import FrameLandmarks  # noqa: E402
 from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, LandmarkSeries  # noqa: E402
+
+FPS = 30
 
 
 def hand_frame(opening: float) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +68,30 @@ class FakeWebRtcContext:
     def __init__(self, processor: Any = None) -> None:
         self.state = FakeState(processor is not None)
         self.video_processor = processor
+
+
+class ScriptedTracker:
+    """Stands in for MediaPipe: the hand of a patient tapping ``taps`` times at 2 Hz (unit test only)."""
+
+    def __init__(self, taps: int, *, hidden: tuple[float, float] = (-1.0, -1.0)) -> None:
+        self.taps = taps
+        self.hidden = hidden
+        self.calls: list[float] = []
+        self.closed = False
+
+    def process(self, t: float, rgb: np.ndarray) -> FrameLandmarks:
+        self.calls.append(t)
+        h, w = rgb.shape[:2]
+        if self.hidden[0] <= t < self.hidden[1]:
+            return FrameLandmarks(t=t, image=None, world=None, width=w, height=h)
+        image, world = hand_frame(opening_at(t, rate_hz=2.0, taps=self.taps))
+        return FrameLandmarks(t=t, image=image, world=world, width=w, height=h)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def video_frame(i: int, *, brightness: int = 150) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), brightness, np.uint8), format="rgb24")
+    frame.pts, frame.time_base = i, Fraction(1, FPS)
+    return frame

@@ -2,45 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
-from dashboard_fakes import hand_frame, opening_at
+from dashboard_fakes import FPS, ScriptedTracker, hand_frame, video_frame
 
 from dashboard.live_processor import LiveProcessor, SetTarget, series_from_frames
 from exercises.base import FrameLandmarks
 from sessions.pipeline import score_series
 from tracking.video import VideoInfo
-
-FPS = 30
-
-
-class ScriptedTracker:
-    """Stands in for MediaPipe: the hand of a patient tapping ``taps`` times at 2 Hz (unit test only)."""
-
-    def __init__(self, taps: int, *, hidden: tuple[float, float] = (-1.0, -1.0)) -> None:
-        self.taps = taps
-        self.hidden = hidden
-        self.calls: list[float] = []
-        self.closed = False
-
-    def process(self, t: float, rgb: np.ndarray) -> FrameLandmarks:
-        self.calls.append(t)
-        if self.hidden[0] <= t < self.hidden[1]:
-            return FrameLandmarks(t=t, image=None, world=None)
-        image, world = hand_frame(opening_at(t, rate_hz=2.0, taps=self.taps))
-        return FrameLandmarks(t=t, image=image, world=world)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def video_frame(i: int, *, brightness: int = 150) -> av.VideoFrame:
-    frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), brightness, np.uint8), format="rgb24")
-    frame.pts, frame.time_base = i, Fraction(1, FPS)
-    return frame
 
 
 def make(taps: int, target: SetTarget, **kw: object) -> tuple[LiveProcessor, ScriptedTracker]:

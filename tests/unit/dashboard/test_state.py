@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import dashboard_fakes  # noqa: F401 - puts the repository root (where dashboard/ lives) on sys.path
 import pytest
 
 from dashboard.state import (
@@ -14,6 +15,17 @@ from dashboard.state import (
     save_settings,
     save_value_target,
 )
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data folder (database, settings, uploads) for one test; no password, no samples."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("HANDREHAB_DATA_DIR", str(folder))
+    monkeypatch.delenv("HANDREHAB_DB_URL", raising=False)
+    monkeypatch.delenv("HANDREHAB_PASSWORD", raising=False)
+    monkeypatch.setenv("HANDREHAB_SAMPLES", str(tmp_path / "no_samples"))
+    return folder
 
 
 def test_no_ice_servers_by_default_so_nothing_reaches_a_stun_server() -> None:

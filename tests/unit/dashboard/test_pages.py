@@ -1,0 +1,253 @@
+"""Page logic with Streamlit's AppTest (no browser): each page on an isolated data folder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashboard_fakes import ROOT, FakeWebRtcContext, ScriptedTracker, tapping_series, video_frame
+from streamlit.testing.v1 import AppTest
+
+from dashboard.live_processor import LiveProcessor, SetTarget
+from dashboard.results import ScoredItem
+from sessions.pipeline import Scored, score_series
+from sessions.store import open_store
+from tracking.video import VideoInfo
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data folder (database, settings, uploads) for one test; no password, no samples."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("HANDREHAB_DATA_DIR", str(folder))
+    monkeypatch.delenv("HANDREHAB_DB_URL", raising=False)
+    monkeypatch.delenv("HANDREHAB_PASSWORD", raising=False)
+    monkeypatch.setenv("HANDREHAB_SAMPLES", str(tmp_path / "no_samples"))
+    return folder
+
+
+@pytest.fixture
+def fake_camera(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Replace the WebRTC component; put a processor in ``holder['processor']`` to simulate a playing camera."""
+    import streamlit_webrtc
+
+    holder: dict[str, Any] = {"processor": None, "calls": []}
+
+    def fake_streamer(**kwargs: Any) -> FakeWebRtcContext:
+        holder["calls"].append(kwargs)
+        return FakeWebRtcContext(holder["processor"])
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
+    yield holder
+
+
+def run_page(page: str) -> None:
+    import importlib
+
+    importlib.import_module(f"dashboard.{page}").render()
+
+
+def page_test(page: str) -> AppTest:
+    return AppTest.from_function(run_page, args=(page,), default_timeout=TIMEOUT)
+
+
+def scored_taps(taps: int) -> Scored:
+    series = tapping_series(taps=taps)
+    video = VideoInfo("clip.mp4", 30.0, len(series), float(series.t[-1]), 640, 480)
+    return score_series(series, video, "finger_tapping")
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_app_opens_on_the_live_page_with_no_ice_servers(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value == "Live exercise"
+    (call,) = fake_camera["calls"]
+    assert call["rtc_configuration"] == {"iceServers": []}
+    assert call["async_processing"] is True
+    assert call["media_stream_constraints"]["audio"] is False
+    assert "data-count='0'" in texts(at)
+
+
+def test_turn_server_from_settings_reaches_the_camera(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    from dashboard.state import Settings, save_settings
+
+    save_settings(data_dir, Settings(turn_url="turn:relay.example.org:3478", turn_username="u", turn_credential="p"))
+    page_test("live").run()
+    (call,) = fake_camera["calls"]
+    assert call["rtc_configuration"]["iceServers"][0]["urls"] == ["turn:relay.example.org:3478"]
+
+
+def test_finished_live_set_is_summarised_and_saved(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    store = open_store()
+    store.add_patient("Ada", patient_id="p1")
+    tracker = ScriptedTracker(10)
+    proc = LiveProcessor(
+        exercise="finger_tapping", hand="right", target=SetTarget(reps=4), tracker_factory=lambda: tracker
+    )
+    for i in range(6 * 30):
+        proc.process_frame(video_frame(i))
+    assert proc.snapshot().done
+    fake_camera["processor"] = proc
+    at = page_test("live")
+    at.session_state["patient_id"] = "p1"
+    at.run()
+    assert not at.exception
+    shown = texts(at)
+    assert "data-count='4'" in shown
+    assert "4 repetitions in" in shown
+    assert "Saved to p1's history" in shown
+    history = store.history("p1")
+    assert list(history["rep_count"]) == [4]
+    assert store.list_sessions(patient_id="p1")[0].source == "live"
+    # The next set starts from zero on the same stream (the camera then stops, so the page's loop ends).
+    fake_camera["processor"] = None
+    at.button(key="live_new_set").click().run()
+    assert proc.snapshot().rep_count == 0 and not proc.snapshot().done
+
+
+def test_score_page_lists_limits_and_waits_for_files(data_dir: Path) -> None:
+    at = page_test("score").run()
+    assert not at.exception
+    assert any("MB per file" in c.value and "mp4" in c.value for c in at.caption)
+    assert at.button(key="score_go").disabled
+    assert at.selectbox(key="score_exercise").options[:2] == ["recognise it from the movement", "Finger tapping"]
+
+
+def test_rejecting_a_rep_rescoring_and_saving_the_correction(data_dir: Path) -> None:
+    store = open_store()
+    store.add_patient("Ada", patient_id="p1")
+    scored = scored_taps(6)
+    sid = store.save_scored(scored, patient_id="p1")
+    item = ScoredItem(
+        key="k1", name="clip.mp4", scored=scored, original=scored, session_id=sid, source=None, delete_source=False
+    )
+    at = page_test("score")
+    at.session_state["score_items"] = [item]
+    at.run()
+    assert not at.exception
+    assert at.metric[0].label == "Repetitions" and at.metric[0].value == "6"
+    assert at.button(key="k1_apply_0").disabled
+    at.multiselect(key="k1_reject_0").set_value([1]).run()
+    at.button(key="k1_apply_0").click().run()
+    assert not at.exception
+    assert at.metric[0].value == "5"
+    assert any(f"Saved as version 2 of session {sid}" in s.value for s in at.success)
+    record = store.get_session(sid)
+    assert record.version.kind == "corrected" and record.result.rep_count == 5
+    assert record.version.manual_reps is not None and len(record.version.manual_reps) == 5
+    assert record.result.metrics["frequency_hz"] == pytest.approx(scored.result.metrics["frequency_hz"], rel=0.05)
+
+
+def test_adding_a_missed_rep(data_dir: Path) -> None:
+    scored = scored_taps(4)
+    item = ScoredItem(
+        key="k2", name="clip.mp4", scored=scored, original=scored, session_id=None, source=None, delete_source=False
+    )
+    at = page_test("score")
+    at.session_state["score_items"] = [item]
+    at.run()
+    last_end = scored.result.reps[-1]["end_s"]
+    at.number_input(key="k2_add_start").set_value(round(last_end + 0.05, 2))
+    at.number_input(key="k2_add_end").set_value(round(last_end + 0.45, 2))
+    at.button(key="k2_add").click().run()
+    at.button(key="k2_apply_0").click().run()
+    assert not at.exception
+    assert at.metric[0].value == "5"
+
+
+def test_progress_compares_first_and_latest(data_dir: Path) -> None:
+    store = open_store()
+    store.add_patient("Ada", patient_id="p1")
+    for taps in (4, 7):
+        store.save_scored(scored_taps(taps), patient_id="p1")
+    at = page_test("progress")
+    at.session_state["patient_id"] = "p1"
+    at.run()
+    assert not at.exception
+    comparison = at.dataframe[0].value
+    reps = comparison[comparison["metric"] == "Repetitions"].iloc[0]
+    assert (reps["first"], reps["latest"]) == ("4", "7")
+    assert len(at.get("plotly_chart")) >= 3
+
+
+def test_progress_without_patients_says_what_to_do(data_dir: Path) -> None:
+    at = page_test("progress").run()
+    assert not at.exception
+    assert at.info and "Add a patient" in at.info[0].value
+
+
+def test_samples_page_shows_truth_or_says_how_to_get_samples(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page_test("samples").run()
+    assert at.warning and "make samples" in at.warning[0].value
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    (folder / "finger_tapping.mp4").write_bytes(b"\x00" * 16)
+    truth = {"exercise": "finger_tapping", "hand": "left", "rep_count": 10}
+    (folder / "finger_tapping.truth.json").write_text(json.dumps(truth))
+    monkeypatch.setenv("HANDREHAB_SAMPLES", str(folder))
+    at = page_test("samples").run()
+    assert not at.exception
+    assert at.metric[0].value == "10"
+
+
+def test_settings_are_validated_and_saved(data_dir: Path) -> None:
+    at = page_test("settings").run()
+    assert not at.exception
+    assert at.toggle(key="setting_keep_raw_video").value is False
+    at.text_input(key="setting_turn_url").set_value("stun:wrong.example.org")
+    at.button[0].click().run()
+    assert at.error and "TURN" in at.error[0].value
+    assert not (data_dir / "settings.json").exists()
+    at.text_input(key="setting_turn_url").set_value("turn:relay.example.org")
+    at.toggle(key="setting_keep_raw_video").set_value(True)
+    at.button[0].click().run()
+    assert at.success
+    saved = json.loads((data_dir / "settings.json").read_text())
+    assert saved["keep_raw_video"] is True and saved["turn_url"] == "turn:relay.example.org"
+    # A second edit after saving is not lost.
+    at.toggle(key="setting_keep_raw_video").set_value(False)
+    at.button[0].click().run()
+    assert json.loads((data_dir / "settings.json").read_text())["keep_raw_video"] is False
+
+
+def test_password_is_required_before_any_patient_data(
+    data_dir: Path, fake_camera: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HANDREHAB_PASSWORD", "s3cret")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["handrehab"]
+    assert not fake_camera["calls"]  # no page was drawn
+    at.text_input(key="login_password").set_value("wrong")
+    at.button[0].click().run()
+    assert at.error and at.error[0].value == "Wrong password."
+    assert [t.value for t in at.title] == ["handrehab"]
+    at.text_input(key="login_password").set_value("s3cret")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Live exercise"
+
+
+def test_exposed_without_a_password_shows_nothing(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    finally:
+        config.set_option("server.address", before)
+    assert at.error and "HANDREHAB_PASSWORD" in at.error[0].value
+    assert not at.title and not fake_camera["calls"]
