@@ -82,8 +82,9 @@ def _open(path: str | os.PathLike[str]) -> tuple[InputContainer, VideoStream]:
     if p.stat().st_size == 0:
         raise UnusableInputError(f"not a video file: {name} is empty")
     try:
-        container = av.open(str(p), mode="r")
-    except av.error.FFmpegError:
+        # damaged files can carry undecodable metadata text: replace it rather than fail
+        container = av.open(str(p), mode="r", metadata_errors="replace")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
         raise UnusableInputError(
             f"not a video file: {name} (unreadable or truncated; the container could not be opened)"
         ) from None
@@ -167,8 +168,7 @@ def _describe(path: str | os.PathLike[str], *, count_packets: bool) -> VideoInfo
         duration = _stream_duration(container, stream)
         if frames <= 0 or fps is None:
             # read the packet index (all of it, or a sample for a quick estimate): no decoding
-            container.seek(0)
-            pts = [p.pts for p in islice(container.demux(stream), None if count_packets else 120) if p.pts is not None]
+            pts = _packet_times(container, stream, limit=None if count_packets else 120)
             span = (max(pts) - min(pts)) * float(stream.time_base or 0) if len(pts) >= 2 else 0.0
             if count_packets:
                 frames = len(pts) or 1
@@ -201,9 +201,24 @@ def _first_frame(container: InputContainer, stream: VideoStream, name: str) -> V
                     return frame
             except av.error.FFmpegError:
                 continue  # a damaged packet before the first good frame
-    except av.error.FFmpegError:
-        pass
+    except (av.error.FFmpegError, UnicodeDecodeError):
+        pass  # the demuxer gave up before any frame
     raise UnusableInputError(f"not a usable video: {name} has no frames that can be decoded")
+
+
+def _packet_times(container: InputContainer, stream: VideoStream, *, limit: int | None) -> list[int]:
+    """Presentation timestamps of the first ``limit`` video packets (all when None), without decoding."""
+    import av
+
+    pts: list[int] = []
+    try:
+        container.seek(0)
+        for packet in islice(container.demux(stream), limit):
+            if packet.pts is not None and packet.size:
+                pts.append(packet.pts)
+    except av.error.FFmpegError:
+        pass  # a damaged index: what was read so far is the best estimate
+    return pts
 
 
 def _fps_from_span(frames: int, span_s: float) -> float:

@@ -267,6 +267,24 @@ def test_unusable_files_raise_one_clear_sentence(tmp_path: Path, name: str, make
         assert "\n" not in msg and "Traceback" not in msg
 
 
+def test_undecodable_metadata_text_does_not_make_a_video_unusable(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "meta.mp4", gray_frames(5))
+    with av.open(str(path)) as src, av.open(str(tmp_path / "titled.mp4"), "w") as dst:
+        dst.metadata["title"] = "TITLE-MARKER"
+        s_in = src.streams.video[0]
+        s_out = dst.add_stream_from_template(s_in)
+        for packet in src.demux(s_in):
+            if packet.size:
+                packet.stream = s_out
+                dst.mux(packet)
+    data = (tmp_path / "titled.mp4").read_bytes()
+    assert b"TITLE-MARKER" in data
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(data.replace(b"TITLE-MARKER", b"\x8c\xffTLE-MARKER"))  # not UTF-8
+    _, ts, _, _, final = read_all(damaged)
+    assert len(ts) == 5 and final.frames == 5
+
+
 def test_missing_path_and_folder(tmp_path: Path) -> None:
     with pytest.raises(UnusableInputError, match="file not found"):
         read_video(tmp_path / "nope.mp4")
