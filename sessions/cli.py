@@ -159,6 +159,9 @@ def format_value(value: object) -> str:
         return f"{value:.3g}"
     if isinstance(value, dict):
         return ", ".join(f"{k} {format_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        spans = [f"{v['start_s']:.1f}–{v['end_s']:.1f} s" for v in value if isinstance(v, dict) and "start_s" in v]
+        return ", ".join(spans) if len(spans) == len(value) else ", ".join(map(format_value, value))
     return str(value)
 
 
