@@ -264,9 +264,11 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
         self.warnings: list[str] = []
         self._finished = False
         self._pending: object = None  # an item taken off the queue early by _prime
+        # The thread gets the queue, the stop flag and the tally, never ``self``: a stream dropped
+        # without close() is then garbage collected, and __del__ stops the thread.
         self._thread = threading.Thread(
-            target=self._decode,
-            args=(container, stream, max_side),
+            target=_decode_into,
+            args=(container, stream, max_side, self._queue, self._stop, self._tally, self._metadata_fps),
             name=f"decode:{Path(path).name}",
             daemon=True,
         )
@@ -355,53 +357,63 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
         duration = tally.last_t * n / (n - 1)  # the last frame lasts one mean interval
         return replace(self._info, fps=round(n / duration, 6), frames=n, duration_s=round(duration, 6))
 
-    # -- producer side (background thread) -----------------------------------------------------
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
-    def _decode(self, container: InputContainer, stream: VideoStream, max_side: int | None) -> None:
-        import av
-
-        tally = self._tally
-        time_base = stream.time_base or Fraction(1, 90000)
-        nominal_dt = 1.0 / (self._metadata_fps or 30.0)
-        pts0: int | None = None
+def _put(out: queue.Queue[object], stop: threading.Event, item: object) -> bool:
+    """Put ``item`` unless the consumer asked to stop (waiting while the queue is full)."""
+    while not stop.is_set():
         try:
-            for packet in container.demux(stream):
-                if self._stop.is_set():
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _decode_into(
+    container: InputContainer,
+    stream: VideoStream,
+    max_side: int | None,
+    out: queue.Queue[object],
+    stop: threading.Event,
+    tally: _Tally,
+    metadata_fps: float | None,
+) -> None:
+    """Background thread of :class:`FrameStream`: decode, convert and queue ``(t, rgb)`` frames."""
+    import av
+
+    time_base = stream.time_base or Fraction(1, 90000)
+    nominal_dt = 1.0 / (metadata_fps or 30.0)
+    pts0: int | None = None
+    try:
+        for packet in container.demux(stream):
+            if stop.is_set():
+                return
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                tally.damaged_packets += 1
+                continue
+            for frame in frames:
+                if frame.pts is None:
+                    t = tally.last_t + nominal_dt if tally.frames else 0.0
+                else:
+                    pts0 = frame.pts if pts0 is None else pts0
+                    t = float((frame.pts - pts0) * time_base)
+                if tally.frames and t <= tally.last_t:
+                    t = tally.last_t + nominal_dt  # broken timestamps: keep time strictly increasing
+                rgb = to_upright_rgb(frame, quarter_turns=_rotation_ccw(frame, stream), max_side=max_side)
+                tally.frames += 1
+                tally.last_t = t
+                if not _put(out, stop, (t, rgb)):
                     return
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    tally.damaged_packets += 1
-                    continue
-                for frame in frames:
-                    if frame.pts is None:
-                        t = tally.last_t + nominal_dt if tally.frames else 0.0
-                    else:
-                        pts0 = frame.pts if pts0 is None else pts0
-                        t = float((frame.pts - pts0) * time_base)
-                    if tally.frames and t <= tally.last_t:
-                        t = tally.last_t + nominal_dt  # broken timestamps: keep time strictly increasing
-                    rgb = to_upright_rgb(frame, quarter_turns=_rotation_ccw(frame, stream), max_side=max_side)
-                    tally.frames += 1
-                    tally.last_t = t
-                    if not self._put((t, rgb)):
-                        return
-        except Exception as exc:  # the demuxer gave up (or a damaged frame broke the conversion)
-            tally.stopped_by_error = f"{type(exc).__name__}: {exc}"
-        except BaseException as exc:  # pragma: no cover - KeyboardInterrupt and the like: surface it
-            self._put(exc)
-            return
-        finally:
-            container.close()
-        self._put(_END)
+    except Exception as exc:  # the demuxer gave up (or a damaged frame broke the conversion)
+        tally.stopped_by_error = f"{type(exc).__name__}: {exc}"
+    except BaseException as exc:  # pragma: no cover - KeyboardInterrupt and the like: surface it
+        _put(out, stop, exc)
+        return
+    finally:
+        container.close()
+    _put(out, stop, _END)
 
 
 def to_upright_rgb(frame: VideoFrame, *, quarter_turns: int = 0, max_side: int | None = None) -> np.ndarray:

@@ -203,6 +203,19 @@ def test_closing_early_stops_the_decoder(tmp_path: Path) -> None:
     assert stream.frames_read < 200
 
 
+def test_a_stream_dropped_without_close_stops_its_thread(tmp_path: Path) -> None:
+    import gc
+
+    path = write_video(tmp_path / "drop.mp4", gray_frames(200, 32, 32))
+    _, stream = read_video(path, queue_size=2)
+    next(stream)
+    thread = stream._thread
+    del stream
+    gc.collect()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
 # -- unusable and damaged input --------------------------------------------------------------------
 
 
