@@ -39,17 +39,22 @@ __all__ = [
     "CycleExercise",
     "Detector",
     "ExerciseLive",
+    "HandFrames",
     "Median3",
     "Reference",
     "RepSpan",
     "TwoSidedExercise",
     "compute_channels",
     "estimate_reference",
+    "image_pixels",
     "infer_handedness",
+    "movement_offset",
     "movement_onset",
     "rep_quality",
+    "rest_before",
     "rest_level",
     "run_detector",
+    "series_frames",
     "spans_from_events",
     "spans_from_intervals",
 ]
@@ -76,12 +81,16 @@ class Reference:
         Median palmar normal during the hold (orthogonal to ``hand_axis``).
     t_ready : float
         Time of the last frame of the hold.
+    world, image : arrays
+        Median world (metres) and image (pixels) landmarks of the hold: the resting posture.
     """
 
     kind: str
     hand_axis: np.ndarray
     palm_normal: np.ndarray
     t_ready: float
+    world: np.ndarray | None = None  # (21, 3) median world landmarks of the hold
+    image: np.ndarray | None = None  # (21, 2) median image landmarks of the hold, pixels
 
 
 def _reference_mask(t: np.ndarray, present: np.ndarray, reference_s: float) -> np.ndarray:
@@ -93,8 +102,7 @@ def _reference_mask(t: np.ndarray, present: np.ndarray, reference_s: float) -> n
 
 def estimate_reference(
     t: np.ndarray,
-    world: np.ndarray,
-    forearm: np.ndarray | None,
+    frames: HandFrames,
     *,
     handedness: str,
     present: np.ndarray,
@@ -106,10 +114,9 @@ def estimate_reference(
     ----------
     t : (T,) array
         Timestamps.
-    world : (T, 21, 3) array
-        World landmarks.
-    forearm : (T, 3) array or None
-        Elbow -> wrist directions (NaN where the elbow was not seen), or None without pose tracking.
+    frames : HandFrames
+        World and image landmarks, and elbow -> wrist directions (NaN where the elbow was not seen, None
+        without pose tracking).
     handedness : {'left', 'right'}
         The anatomical hand.
     present : (T,) bool array
@@ -120,15 +127,24 @@ def estimate_reference(
     mask = _reference_mask(np.asarray(t, float), np.asarray(present, bool), reference_s)
     if not mask.any():
         return None
-    frame = compute_palm_frame(world[mask], handedness=handedness)
+    world = frames.world[mask]
+    frame = compute_palm_frame(world, handedness=handedness)
     u = _unit(np.nanmedian(frame.u, axis=0))
     n = np.nanmedian(frame.n, axis=0)
     n = _unit(n - (n @ u) * u)
     if not (np.isfinite(u).all() and np.isfinite(n).all()):
         return None
+    forearm = frames.forearm
     seen = 0.0 if forearm is None else float(np.isfinite(forearm[mask]).all(axis=1).mean())
     kind = "forearm" if seen >= 0.5 else "neutral"
-    return Reference(kind=kind, hand_axis=u, palm_normal=n, t_ready=float(np.asarray(t)[mask][-1]))
+    return Reference(
+        kind=kind,
+        hand_axis=u,
+        palm_normal=n,
+        t_ready=float(np.asarray(t)[mask][-1]),
+        world=np.nanmedian(world, axis=0),
+        image=np.nanmedian(frames.image[mask], axis=0),
+    )
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -139,29 +155,62 @@ def _unit(v: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- channels
 
 
+@dataclass(frozen=True)
+class HandFrames:
+    """The landmarks a channel function reads, for T frames (NaN where the hand was not tracked)."""
+
+    world: np.ndarray  # (T, 21, 3) metres
+    image: np.ndarray  # (T, 21, 2) pixels: normalized x * width, y * height (one isotropic scale)
+    forearm: np.ndarray | None = None  # (T, 3) elbow -> wrist, when the reference is the forearm
+
+    def __len__(self) -> int:
+        return len(self.world)
+
+    @classmethod
+    def empty(cls, n: int = 1) -> HandFrames:
+        return cls(np.full((n, 21, 3), np.nan), np.full((n, 21, 2), np.nan))
+
+
 class ChannelFunction(Protocol):
-    def __call__(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels: ...
+    def __call__(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels: ...
+
+
+def image_pixels(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Normalized image landmarks (..., 21, >=2) to pixels (..., 21, 2); unknown size keeps the units."""
+    scale = np.array([width, height], float) if width > 0 and height > 0 else np.ones(2)
+    return np.asarray(image, float)[..., :2] * scale
 
 
 class Median3:
-    """Causal median of the last three finite samples (NaN in, NaN out; a gap > ``max_gap_s`` restarts)."""
+    """Causal median of the last three finite samples, optionally followed by a first-order low-pass.
 
-    def __init__(self, *, max_gap_s: float = 0.3) -> None:
+    NaN in, NaN out; a gap longer than ``max_gap_s`` restarts it. ``smooth_s`` is the time constant of
+    the low-pass (0 = none): it trades a little delay for less jitter on signals that need it.
+    """
+
+    def __init__(self, *, max_gap_s: float = 0.3, smooth_s: float = 0.0) -> None:
         self.max_gap_s = max_gap_s
+        self.smooth_s = smooth_s
         self._buf: list[float] = []
         self._last_t = math.nan
+        self._y = math.nan
 
     def update(self, t: float, x: float) -> float:
         if not math.isfinite(x):
             return math.nan
         if math.isfinite(self._last_t) and t - self._last_t > self.max_gap_s:
             self._buf.clear()
+            self._y = math.nan
+        dt = t - self._last_t if math.isfinite(self._last_t) else 0.0
         self._last_t = t
         self._buf = [*self._buf[-2:], x]
         b = sorted(self._buf)
-        return b[len(b) // 2] if len(b) != 2 else 0.5 * (b[0] + b[1])
+        m = b[len(b) // 2] if len(b) != 2 else 0.5 * (b[0] + b[1])
+        if self.smooth_s <= 0 or not math.isfinite(self._y):
+            self._y = m
+        else:
+            self._y += (1.0 - math.exp(-max(dt, 0.0) / self.smooth_s)) * (m - self._y)
+        return self._y
 
 
 def compute_channels(
@@ -178,27 +227,32 @@ def compute_channels(
     reference_s : float or None
         Length of the neutral hold; None when the exercise needs no reference.
     """
-    world = np.where(series.present[:, None, None], series.world, np.nan)
+    frames = series_frames(series)
     reference = None
     if reference_s is not None:
         reference = estimate_reference(
-            series.t,
-            world,
-            series.forearm,
-            handedness=series.handedness,
-            present=series.present,
-            reference_s=reference_s,
+            series.t, frames, handedness=series.handedness, present=series.present, reference_s=reference_s
         )
-    fa = series.forearm if reference is not None and reference.kind == "forearm" else None
-    out = channels(world, fa, handedness=series.handedness, reference=reference)
+    if reference is None or reference.kind != "forearm":
+        frames = replace(frames, forearm=None)
+    out = channels(frames, handedness=series.handedness, reference=reference)
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}, reference
 
 
-def median3_channels(t: np.ndarray, channels: Mapping[str, np.ndarray], *, max_gap_s: float = 0.3) -> Channels:
+def series_frames(series: LandmarkSeries) -> HandFrames:
+    """The landmarks of ``series`` as channel functions read them (untracked frames all NaN)."""
+    ok = series.present[:, None, None]
+    image = image_pixels(series.image, series.width, series.height)
+    return HandFrames(np.where(ok, series.world, np.nan), np.where(ok, image, np.nan), series.forearm)
+
+
+def median3_channels(
+    t: np.ndarray, channels: Mapping[str, np.ndarray], *, max_gap_s: float = 0.3, smooth_s: float = 0.0
+) -> Channels:
     """Offline step 2: :class:`Median3` over each channel, sample by sample (as live does)."""
     out: Channels = {}
     for k, v in channels.items():
-        m = Median3(max_gap_s=max_gap_s)
+        m = Median3(max_gap_s=max_gap_s, smooth_s=smooth_s)
         out[k] = np.array([m.update(float(ti), float(xi)) for ti, xi in zip(t, v, strict=True)])
     return out
 
@@ -217,8 +271,10 @@ class ChannelSource:
         handedness: str,
         reference_s: float | None,
         max_gap_s: float = 0.3,
+        smooth_s: float = 0.0,
     ) -> None:
         self.channels = channels
+        self._smooth_s = smooth_s
         self.handedness = handedness
         self.reference_s = reference_s
         self.reference: Reference | None = None
@@ -243,14 +299,9 @@ class ChannelSource:
             self._pending.append(frame)
             return []
         held = [f for f in self._pending if f.world is not None]
-        world = np.stack([np.asarray(f.world, float) for f in held])
-        fa = None
-        if any(f.forearm is not None for f in held):
-            fa = np.stack([np.full(3, np.nan) if f.forearm is None else np.asarray(f.forearm, float) for f in held])
         self.reference = estimate_reference(
             np.array([f.t for f in held]),
-            world,
-            fa,
+            _stack(held),
             handedness=self.handedness,
             present=np.ones(len(held), bool),
             reference_s=self.reference_s,
@@ -266,17 +317,26 @@ class ChannelSource:
         if frame.world is None:
             values = {k: math.nan for k in self._medians}
         else:
-            world = np.asarray(frame.world, float)[None]
-            fa = None
-            if self.reference is not None and self.reference.kind == "forearm":
-                fa = np.full((1, 3), np.nan) if frame.forearm is None else np.asarray(frame.forearm, float)[None]
-            raw = self.channels(world, fa, handedness=self.handedness, reference=self.reference)
+            frames = _stack([frame])
+            if self.reference is None or self.reference.kind != "forearm":
+                frames = replace(frames, forearm=None)
+            raw = self.channels(frames, handedness=self.handedness, reference=self.reference)
             values = {k: float(np.asarray(v)[0]) for k, v in raw.items()}
         out = {}
         for k, x in values.items():
-            m = self._medians.setdefault(k, Median3(max_gap_s=self._max_gap_s))
+            m = self._medians.setdefault(k, Median3(max_gap_s=self._max_gap_s, smooth_s=self._smooth_s))
             out[k] = m.update(frame.t, x)
         return frame.t, out
+
+
+def _stack(frames: Sequence[FrameLandmarks]) -> HandFrames:
+    """Tracked live frames as a :class:`HandFrames` batch (forearm NaN where not seen)."""
+    world = np.stack([np.asarray(f.world, float) for f in frames])
+    image = np.stack([image_pixels(np.asarray(f.image, float), f.width, f.height) for f in frames])
+    fa = None
+    if any(f.forearm is not None for f in frames):
+        fa = np.stack([np.full(3, np.nan) if f.forearm is None else np.asarray(f.forearm, float) for f in frames])
+    return HandFrames(world, image, fa)
 
 
 # ----------------------------------------------------------------------------------------- detection
@@ -304,7 +364,7 @@ class RepSpan:
     next_peak_i: int | None = None  # sample before the next rep's peak (where a two-sided cycle's far side ends)
 
 
-def movement_onset(x: Sequence[float], start: int, peak: int, *, polarity: int, frac: float = 0.05) -> int:
+def movement_onset(x: Sequence[float] | np.ndarray, start: int, peak: int, *, polarity: int, frac: float = 0.05) -> int:
     """Last sample in ``[start, peak]`` still within ``frac`` of the excursion of the rest level.
 
     The rep machine's rest point is the lowest point since it last turned, which on a long still
@@ -318,6 +378,19 @@ def movement_onset(x: Sequence[float], start: int, peak: int, *, polarity: int, 
         if math.isfinite(v) and v <= level:
             onset = i
     return onset
+
+
+def movement_offset(
+    x: Sequence[float] | np.ndarray, start: int, peak: int, end: int, *, polarity: int, frac: float = 0.05
+) -> int:
+    """First sample in ``(peak, end]`` back within ``frac`` of the excursion of the level at ``start``."""
+    rest, top = polarity * x[start], polarity * x[peak]
+    level = rest + frac * (top - rest)
+    for i in range(peak + 1, end + 1):
+        v = polarity * x[i]
+        if math.isfinite(v) and v <= level:
+            return i
+    return end
 
 
 class CycleDetector:
@@ -358,9 +431,14 @@ def run_detector(detector: Detector, t: np.ndarray, channels: Mapping[str, np.nd
 
 
 def spans_from_events(
-    events: Sequence[dict[str, Any]], t: np.ndarray, x: np.ndarray, *, polarity: int
+    events: Sequence[dict[str, Any]], t: np.ndarray, x: np.ndarray, *, polarity: int, settle: bool = False
 ) -> list[RepSpan]:
-    """Rep spans from detector output; a rep still open at the end ends at its lowest later point."""
+    """Rep spans from detector output; a rep still open at the end ends at its lowest later point.
+
+    With ``settle`` (excursions that return to a rest, e.g. a fist closing and opening) a rep ends where
+    the signal is back within 5 % of its excursion of the level it started from, if that comes before
+    the rep machine's end (the next turn, which on a long rest can be anywhere in it).
+    """
     spans = []
     for item in events:
         ev: RepEvent = item["event"]
@@ -373,6 +451,8 @@ def spans_from_events(
                 if np.isfinite(y[:stop]).any():
                     end_i = ev.peak_i + 1 + int(np.nanargmin(y[:stop]))
         start_i, start_s = int(item.get("start_i", ev.start_i)), float(item.get("start_s", ev.start_t))
+        if settle:
+            end_i = movement_offset(x, start_i, ev.peak_i, end_i, polarity=polarity)
         extra = {k: v for k, v in item.items() if k not in ("event", "start_i", "start_s")}
         spans.append(RepSpan(start_i, ev.peak_i, end_i, start_s, float(ev.peak_t), float(t[end_i]), extra))
     return spans
@@ -444,6 +524,20 @@ def rest_level(t: np.ndarray, x: np.ndarray, onset_i: int, *, window_s: float = 
     return float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
 
 
+def rest_before(t: np.ndarray, x: np.ndarray, start_i: int, peak_i: int, *, polarity: int = 1) -> float:
+    """The rest level a rep started from, measured on an (offline, smooth) signal ``x``.
+
+    The detector's start is causal and slightly late on a causally smoothed signal; here the movement
+    onset is searched again on ``x`` from 0.3 s before it, and the rest is the median before that onset.
+    """
+    lo = int(np.searchsorted(t, t[start_i] - 0.3))
+    lo = min(lo, start_i)
+    while lo < start_i and not math.isfinite(float(x[lo])):
+        lo += 1
+    onset = movement_onset(x, lo, peak_i, polarity=polarity)
+    return rest_level(t, x, onset)
+
+
 def nan_stat(values: Sequence[float], fn: Callable[[np.ndarray], Any] = np.max) -> float:
     """``fn`` over the finite ``values`` (NaN when there are none)."""
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
@@ -480,12 +574,12 @@ class CycleExercise:
     params: RepParams = RepParams(min_prominence=10.0)
     reference_s: float | None = None  # length of the neutral hold when one is needed
     lowpass_hz: float = 6.0
+    smooth_s: float = 0.0  # causal low-pass of the detection path (see Median3)
+    settle: bool = True  # a rep ends back at rest (False: at the far side of a two-sided cycle)
     needs_pose: bool = False
 
     # -- to implement -------------------------------------------------------------------------
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
         raise NotImplementedError
 
     def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
@@ -502,9 +596,9 @@ class CycleExercise:
         return self.signal_names()[0]
 
     def signal_names(self) -> list[str]:
-        dummy = np.full((1, 21, 3), np.nan)
-        ref = Reference("neutral", np.full(3, np.nan), np.full(3, np.nan), 0.0)
-        return list(self.channels(dummy, None, handedness="right", reference=ref))
+        empty = HandFrames.empty()
+        ref = Reference("neutral", np.full(3, np.nan), np.full(3, np.nan), 0.0, empty.world[0], empty.image[0])
+        return list(self.channels(empty, handedness="right", reference=ref))
 
     def detector(self) -> Detector:
         return CycleDetector(self.main_channel(), self.params)
@@ -514,7 +608,8 @@ class CycleExercise:
         raw, reference = compute_channels(series, self.channels, reference_s=self.reference_s)
         t = np.asarray(series.t, float)
         smooth = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
-        return Prepared(series, t, raw, smooth, reference), median3_channels(t, raw, max_gap_s=self.params.max_gap_s)
+        detect = median3_channels(t, raw, max_gap_s=self.params.max_gap_s, smooth_s=self.smooth_s)
+        return Prepared(series, t, raw, smooth, reference), detect
 
     def spans(self, prep: Prepared, detect: Channels, reps: Sequence[tuple[float, float]] | None) -> list[RepSpan]:
         main = self.main_channel()
@@ -522,7 +617,7 @@ class CycleExercise:
         if reps is not None:
             return spans_from_intervals(reps, prep.t, prep.smooth[main], polarity=pol)
         events = run_detector(self.detector(), prep.t, detect)
-        return spans_from_events(events, prep.t, detect[main], polarity=pol)
+        return spans_from_events(events, prep.t, detect[main], polarity=pol, settle=self.settle)
 
     def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
         prep, detect = self.prepare(series)
@@ -559,10 +654,9 @@ class _LiveExercise(Protocol):
     unit: str
     params: RepParams
     reference_s: float | None
+    smooth_s: float
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels: ...
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels: ...
 
     def main_channel(self) -> str: ...
 
@@ -601,13 +695,15 @@ class ExerciseLive:
                 handedness=hand,
                 reference_s=self.exercise.reference_s,
                 max_gap_s=self.exercise.params.max_gap_s,
+                smooth_s=self.exercise.smooth_s,
             )
         completed = False
         samples = [] if self.source is None else self.source.push(frame)
         main = self.exercise.main_channel()
+        show = getattr(self.detector, "value", None)
         for t, values in samples:
             rep = self.detector.update(t, values)
-            self._value = values.get(main, math.nan)
+            self._value = show(values) if callable(show) else values.get(main, math.nan)
             if rep is not None:
                 self.count += 1
                 completed = True
@@ -640,6 +736,7 @@ class TwoSidedExercise(CycleExercise):
 
     positive: str = "positive"
     negative: str = "negative"
+    settle = False
     reliability_channel: str | None = None  # channel with the viewpoint reliability (0..1)
     joint: str = ""  # name in metrics.rom.NORMAL_ROM
 

@@ -1,14 +1,26 @@
 """Finger lifting: hand flat on a table, one rep is one finger lifted off it and put back.
 
-Each finger has its own rep machine on its MCP extension (``-`` MCP flexion from
-:func:`metrics.angles.compute_finger_angles`). Neighbouring fingers are pulled along by the instructed
-one (enslaving), so a lift is attributed to a finger only when that finger rose more than every other
-finger over the same rep.
+The lift of a finger is its MCP extension relative to the resting posture held at the start
+(:data:`REFERENCE_S`), estimated two ways and the larger taken:
 
-``lift_angle_deg`` is the MCP extension at the top of the lift relative to the resting posture the rep
-started from. The individuation index follows Häger-Ross & Schieber (2000):
+* from the 3-D world landmarks (``-`` MCP flexion, :func:`metrics.angles.compute_finger_angles`):
+  right when the camera sees the finger rise across the image (from the side);
+* from the 2-D image: a finger rotating toward or away from the camera changes its projected length.
+  With ``s`` the relative change of the proximal phalanx's image length (divided by the palm's width
+  across the MCPs, which a lift leaves alone), the apparent rotation is ``acos(1 / (1 + s))`` when it
+  lengthens and ``acos(1 + s)`` when it shortens - exact when the finger is parallel to the image at
+  one end of the movement, an approximation otherwise. MediaPipe's predicted depth hardly moves when a
+  finger rises toward the camera (measured on renders seen from above: 2-5° of world MCP extension for
+  28-34° lifts), while the image length does.
+
+Each finger has its own rep machine on that lift signal. Neighbouring fingers are pulled along by the
+instructed one (enslaving), so a lift is attributed to a finger only when no other finger rose higher
+above the resting hold between that lift's onset and its confirmation.
+
+``lift_angle_deg`` is the lift at the top of the movement relative to the rest the rep started from.
+The individuation index follows Häger-Ross & Schieber (2000):
 ``I_j = 1 - (sum_i |C_ij| - 1) / (n - 1)`` over the n = 4 long fingers, with ``C_ij`` the least-squares
-slope of finger i's MCP extension against the instructed finger j's during j's lifts (``C_jj = 1``);
+slope of finger i's lift against the instructed finger j's during j's lifts (``C_jj = 1``);
 1 means finger j moves alone.
 """
 
@@ -24,6 +36,7 @@ from exercises.base import Analysis, Signal
 from exercises.common import (
     Channels,
     ExerciseLive,
+    HandFrames,
     Prepared,
     Reference,
     RepSpan,
@@ -32,50 +45,82 @@ from exercises.common import (
     movement_onset,
     nan_stat,
     rep_quality,
-    rest_level,
+    rest_before,
     run_detector,
     spans_from_events,
     spans_from_intervals,
 )
-from metrics.angles import compute_finger_angles
+from metrics.angles import apparent_rotation, compute_finger_angles
 from metrics.reps import RepCounter, RepParams
 from tracking.filters import lowpass, time_derivative
-from tracking.series import FINGERS, LandmarkSeries
+from tracking.series import DIGIT_CHAINS, FINGERS, INDEX_MCP, PINKY_MCP, LandmarkSeries
 
-__all__ = ["FingerLifting", "LiftDetector", "individuation_index"]
+__all__ = ["REFERENCE_S", "FingerLifting", "LiftDetector", "individuation_index", "lift_angle"]
+
+REFERENCE_S = 0.5
+"""Seconds of the resting hold at the start that lifts are measured from."""
+
+STRETCH_DEAD_ZONE = 0.02
+"""Image-length changes below this fraction are ignored when counting lifts (about twice the jitter of
+a resting finger's proximal phalanx in MediaPipe's image landmarks at 640x480)."""
+
+
+def lift_angle(extension: np.ndarray | float, stretch: np.ndarray | float, *, dead_zone: float = 0.0) -> np.ndarray:
+    """Finger lift (degrees): the larger of the world MCP extension and the image-length rotation.
+
+    ``dead_zone`` is subtracted from the magnitude of the stretch first: the rotation grows like the
+    square root of a small stretch, so frame-to-frame jitter of the image length would otherwise look like
+    lifts of several degrees.
+    """
+    ext = np.asarray(extension, float)
+    app = apparent_rotation(stretch, dead_zone=dead_zone)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(app), ext, np.where(np.isnan(ext), app, np.maximum(ext, app)))
 
 
 class LiftDetector:
     """Four per-finger rep machines; a rep counts for the finger that rose the most over it."""
 
-    def __init__(self, params: RepParams) -> None:
+    def __init__(self, params: RepParams, *, dead_zone: float = STRETCH_DEAD_ZONE) -> None:
+        self.dead_zone = dead_zone
         self.counters = {f: RepCounter(params) for f in FINGERS}
         self.x: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.t: list[float] = []
         self.accepted: list[dict[str, Any]] = []
 
+    def value(self, values: Mapping[str, float]) -> float:
+        """The highest finger lift in this sample (what the live gauge shows)."""
+        lifts = [self._lift(values, f) for f in FINGERS]
+        finite = [v for v in lifts if math.isfinite(v)]
+        return max(finite) if finite else math.nan
+
+    def _lift(self, values: Mapping[str, float], finger: str) -> float:
+        return float(lift_angle(values[f"ext_{finger}"], values[f"stretch_{finger}"], dead_zone=self.dead_zone))
+
     def update(self, t: float, values: Mapping[str, float]) -> dict[str, Any] | None:
+        lifts = {f: self._lift(values, f) for f in FINGERS}
         for f in FINGERS:
-            self.x[f].append(values[f])
+            self.x[f].append(lifts[f])
         self.t.append(t)
         best = None
         for f in FINGERS:
-            ev = self.counters[f].update(t, values[f])
+            ev = self.counters[f].update(t, lifts[f])
             if ev is None:
                 continue
             onset = movement_onset(self.x[f], ev.start_i, ev.peak_i, polarity=1)
-            if self._is_instructed(f, onset, ev.peak_i):
+            if self._is_instructed(f, onset, ev.peak_i, ev.confirm_i):
                 best = {"event": ev, "finger": f, "start_i": onset, "start_s": self.t[onset]}
         if best is not None:
             self.accepted.append(best)
         return best
 
-    def _is_instructed(self, finger: str, start: int, peak: int) -> bool:
-        rise = self.x[finger][peak] - self.x[finger][start]
+    def _is_instructed(self, finger: str, start: int, peak: int, now: int) -> bool:
+        """No other finger rose higher (above the resting hold) from this lift's onset until now."""
+        top = self.x[finger][peak]
         for g in FINGERS:
             if g != finger:
-                seg = [v for v in self.x[g][start : peak + 1] if math.isfinite(v)]
-                if seg and math.isfinite(self.x[g][start]) and max(seg) - self.x[g][start] > rise:
+                seg = [v for v in self.x[g][start : now + 1] if math.isfinite(v)]
+                if seg and max(seg) > top:
                     return False
         return True
 
@@ -143,18 +188,30 @@ class FingerLifting:
     value_label = "Highest finger lift (°)"
     normal_range: tuple[float, float] | None = (0.0, 45.0)
     unit = "deg"
-    params = RepParams(min_prominence=8.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
-    reference_s: float | None = None
+    params = RepParams(min_prominence=10.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
+    reference_s: float | None = REFERENCE_S
     lowpass_hz = 6.0
+    smooth_s = 0.08
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        a = compute_finger_angles(world, handedness=handedness)
-        lifts = {f: -a[f"{f}_mcp_flex"] for f in FINGERS}
-        with np.errstate(invalid="ignore"):
-            top = np.fmax.reduce([lifts[f] for f in FINGERS])
-        return {"highest": top, **lifts}
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        """Per finger: world MCP extension and image-length stretch, both relative to the resting hold."""
+        n = len(frames)
+        if reference is None or reference.world is None or reference.image is None:
+            nan = np.full(n, np.nan)
+            return {**{f"ext_{f}": nan for f in FINGERS}, **{f"stretch_{f}": nan for f in FINGERS}}
+        a = compute_finger_angles(frames.world, handedness=handedness)
+        a0 = compute_finger_angles(reference.world[None], handedness=handedness)
+        width = _palm_width(frames.image)
+        width0 = _palm_width(reference.image[None])
+        out: Channels = {}
+        for f in FINGERS:
+            out[f"ext_{f}"] = -(a[f"{f}_mcp_flex"] - a0[f"{f}_mcp_flex"][0])
+        for f in FINGERS:
+            length = _proximal_length(frames.image, f)
+            length0 = _proximal_length(reference.image[None], f)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[f"stretch_{f}"] = (length / width) / (length0[0] / width0[0]) - 1.0
+        return out
 
     def main_channel(self) -> str:
         return "highest"
@@ -167,17 +224,25 @@ class FingerLifting:
         return ExerciseLive(self, handedness=handedness)
 
     def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
-        raw, _ = compute_channels(series, self.channels, reference_s=None)
+        raw, reference = compute_channels(series, self.channels, reference_s=self.reference_s)
         t = np.asarray(series.t, float)
-        smooth = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
-        prep = Prepared(series, t, raw, smooth, None)
+        filtered = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
+        smooth = {f: lift_angle(filtered[f"ext_{f}"], filtered[f"stretch_{f}"]) for f in FINGERS}
+        with np.errstate(invalid="ignore"):
+            smooth = {"highest": np.fmax.reduce([smooth[f] for f in FINGERS]), **smooth}
+        prep = Prepared(series, t, raw, smooth, reference)
         if reps is None:
-            detect = median3_channels(t, raw, max_gap_s=self.params.max_gap_s)
+            detect = median3_channels(t, raw, max_gap_s=self.params.max_gap_s, smooth_s=self.smooth_s)
             events = run_detector(self.detector(), t, detect)
+            lifts = {
+                f: lift_angle(detect[f"ext_{f}"], detect[f"stretch_{f}"], dead_zone=STRETCH_DEAD_ZONE) for f in FINGERS
+            }
             spans = [
                 s
                 for f in FINGERS
-                for s in spans_from_events([e for e in events if e["finger"] == f], t, detect[f], polarity=1)
+                for s in spans_from_events(
+                    [e for e in events if e["finger"] == f], t, lifts[f], polarity=1, settle=True
+                )
             ]
             spans.sort(key=lambda s: s.peak_s)
         else:
@@ -187,18 +252,23 @@ class FingerLifting:
             f = s.extra["finger"]
             x = smooth[f]
             peak = float(np.nanmax(x[s.start_i : s.end_i + 1]))
-            rest = rest_level(t, x, s.start_i)
+            rest = rest_before(t, x, s.start_i, s.peak_i)
             speed = np.abs(time_derivative(t, x))
             row: dict[str, Any] = {"start_s": s.start_s, "end_s": s.end_s, "peak_s": s.peak_s, "finger": f}
             row.update(rep_quality(t, x, series.present, s, speed=speed))
             row["lift_angle_deg"] = peak - rest
+            ext = filtered[f"ext_{f}"]
+            row["world_lift_deg"] = float(
+                np.nanmax(ext[s.start_i : s.end_i + 1]) - rest_before(t, ext, s.start_i, s.peak_i)
+            )
             row["others_deg"] = {
-                g: float(np.nanmax(smooth[g][s.start_i : s.end_i + 1]) - rest_level(t, smooth[g], s.start_i))
+                g: float(np.nanmax(smooth[g][s.start_i : s.end_i + 1]) - rest_before(t, smooth[g], s.start_i, s.peak_i))
                 for g in FINGERS
                 if g != f
             }
             rows.append(row)
         lifted = [r["finger"] for r in rows]
+        source, motion = _coupling_signals(filtered, rows)
         metrics: dict[str, Any] = {
             "lifts_per_finger": {f: lifted.count(f) for f in FINGERS},
             "lift_angle_deg": {
@@ -207,9 +277,12 @@ class FingerLifting:
             "max_lift_angle_deg": {
                 f: nan_stat([r["lift_angle_deg"] for r in rows if r["finger"] == f]) for f in FINGERS
             },
-            "individuation_index": individuation_index({f: smooth[f] for f in FINGERS}, spans),
+            "individuation_index": individuation_index(motion, spans),
+            "lift_source": source,
         }
         warnings = [] if rows else ["No finger lifts were detected."]
+        if reference is None and series.present.any():
+            warnings.append("No steady resting position was found at the start to measure the lifts from.")
         missing = [f for f in FINGERS if f not in lifted]
         if rows and missing:
             warnings.append(f"No lift was detected for: {', '.join(missing)}.")
@@ -225,3 +298,27 @@ class FingerLifting:
                 rise[f] = float(np.nanmax(seg) - np.nanmin(seg))
         finger = max(rise, key=rise.__getitem__) if rise else None
         return RepSpan(span.start_i, span.peak_i, span.end_i, span.start_s, span.peak_s, span.end_s, {"finger": finger})
+
+
+def _coupling_signals(filtered: Channels, rows: list[dict[str, Any]]) -> tuple[str, dict[str, np.ndarray]]:
+    """The per-finger signal the individuation index regresses: world extension or image stretch.
+
+    The index needs a measure proportional to each finger's motion; the image-length rotation is not
+    (it grows like a square root near rest). World MCP extension is used when it saw the lifts (at
+    least half of the measured lift angle on the median lift), otherwise the image stretch, which is
+    proportional to small rotations of fingers at the same inclination.
+    """
+    world_share = [r["world_lift_deg"] / r["lift_angle_deg"] for r in rows if r["lift_angle_deg"] > 0]
+    if world_share and float(np.nanmedian(world_share)) >= 0.5:
+        return "world", {f: filtered[f"ext_{f}"] for f in FINGERS}
+    return "image", {f: filtered[f"stretch_{f}"] for f in FINGERS}
+
+
+def _palm_width(image: np.ndarray) -> np.ndarray:
+    """Image distance between the index and little-finger MCPs: a lift leaves it unchanged."""
+    return np.asarray(np.linalg.norm(image[:, INDEX_MCP] - image[:, PINKY_MCP], axis=-1))
+
+
+def _proximal_length(image: np.ndarray, finger: str) -> np.ndarray:
+    _, mcp, pip, _, _ = DIGIT_CHAINS[finger]
+    return np.asarray(np.linalg.norm(image[:, pip] - image[:, mcp], axis=-1))

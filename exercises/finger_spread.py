@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from exercises.common import Channels, CycleExercise, Prepared, Reference, RepSpan, nan_stat
+from exercises.common import Channels, CycleExercise, HandFrames, Prepared, Reference, RepSpan, nan_stat
 from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams
 from tracking.series import FINGERS
@@ -28,10 +28,8 @@ class FingerSpread(CycleExercise):
     normal_range: tuple[float, float] | None = (0.0, 60.0)
     params = RepParams(min_prominence=8.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        a = compute_finger_angles(world, handedness=handedness)
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        a = compute_finger_angles(frames.world, handedness=handedness)
         abd = {f"{f}_mcp_abd": a[f"{f}_mcp_abd"] for f in FINGERS}
         return {"spread": abd["index_mcp_abd"] + abd["little_mcp_abd"], **abd}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from exercises.common import Channels, CycleExercise, Prepared, Reference, RepSpan, nan_stat, window_extreme
+from exercises.common import Channels, CycleExercise, HandFrames, Prepared, Reference, RepSpan, nan_stat, window_extreme
 from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams
 from metrics.rom import compute_rom
@@ -31,10 +31,8 @@ class Grip(CycleExercise):
     unit = "pct"
     params = RepParams(min_prominence=15.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        a = compute_finger_angles(world, handedness=handedness)
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        a = compute_finger_angles(frames.world, handedness=handedness)
         joint_mean = {j: np.mean([a[f"{f}_{j}_flex"] for f in FINGERS], axis=0) for j in FULL_FIST_DEG}
         total = sum(joint_mean.values())
         return {

@@ -1,18 +1,26 @@
 """Forearm pronation and supination: one rep is one pronation-then-supination cycle.
 
-The angle is the rotation of the palm normal about the hand's long axis relative to the position held
-still during the first second (instruct "thumb up" for the anatomical neutral), positive = pronation
-(palm turning down), negative = supination, within ±180° of the start position (the full normal
-arc is 160°).
+The angle is the rotation of the palm about the hand's long axis relative to the position held still
+during the first second (instruct "thumb up" for the anatomical neutral), positive = pronation (palm
+turning down), negative = supination, within ±180° of the start position (the full normal arc is 160°).
+
+Two estimates are combined: the rotation of the palm normal of the 3-D world landmarks
+(:func:`metrics.angles.compute_roll`), whose sign is reliable but which MediaPipe compresses badly when
+the palm turns away from the camera (measured on a render: -8° for a -68° supination), and the
+foreshortening of the palm's width across the MCPs in the image relative to the hold
+(:func:`metrics.angles.apparent_rotation`; the palm's length lies along the rotation axis and is the
+scale), which assumes the palm or the back of the hand faced the camera during the hold and is
+ignored otherwise. The larger magnitude is taken, with the world estimate's sign.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from exercises.common import Channels, Reference, TwoSidedExercise
-from metrics.angles import compute_palm_frame, compute_roll, viewpoint_reliability
+from exercises.common import Channels, HandFrames, Reference, TwoSidedExercise
+from metrics.angles import apparent_rotation, compute_palm_frame, compute_roll, viewpoint_reliability
 from metrics.reps import RepParams
+from tracking.series import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, WRIST
 
 __all__ = ["PronationSupination"]
 
@@ -32,16 +40,38 @@ class PronationSupination(TwoSidedExercise):
     negative = "supination"
     reliability_channel = None
     joint = "pronation"
+    dead_zone = 0.02
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        n = len(world)
-        if reference is None:
-            return {"pronation": np.full(n, np.nan), "axis_view": np.full(n, np.nan)}
-        roll = compute_roll(world, handedness=handedness, reference_normal=reference.palm_normal)
-        axis = compute_palm_frame(world, handedness=handedness).u
-        return {"pronation": -roll, "axis_view": viewpoint_reliability(axis)}
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        n = len(frames)
+        if reference is None or reference.image is None:
+            nan = np.full(n, np.nan)
+            return {"pronation": nan, "world_pronation": nan, "width_stretch": nan, "axis_view": nan}
+        world = -compute_roll(frames.world, handedness=handedness, reference_normal=reference.palm_normal)
+        ratio = _width_ratio(frames.image)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stretch = ratio / _width_ratio(reference.image[None])[0] - 1.0
+        seen = apparent_rotation(stretch, dead_zone=self.dead_zone)
+        if abs(float(reference.palm_normal[2])) < 0.7:
+            # The image width only measures the rotation from a palm (or back) facing the camera.
+            seen = np.full(n, np.nan)
+        with np.errstate(invalid="ignore"):
+            combined = np.where(np.isfinite(seen), np.sign(world) * np.fmax(np.abs(world), seen), world)
+        axis = compute_palm_frame(frames.world, handedness=handedness).u
+        return {
+            "pronation": combined,
+            "world_pronation": world,
+            "width_stretch": stretch,
+            "axis_view": viewpoint_reliability(axis),
+        }
 
     def unit_of(self, channel: str) -> str:
-        return "ratio" if channel.endswith("_view") else "deg"
+        return "ratio" if channel.endswith(("_view", "_stretch")) else "deg"
+
+
+def _width_ratio(image: np.ndarray) -> np.ndarray:
+    """Image width of the palm across the MCPs over its length along the (rotation) axis."""
+    width = np.linalg.norm(image[:, INDEX_MCP] - image[:, PINKY_MCP], axis=-1)
+    length = np.linalg.norm(image[:, MIDDLE_MCP] - image[:, WRIST], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(width / length)

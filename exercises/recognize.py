@@ -19,13 +19,15 @@ from dataclasses import replace
 import numpy as np
 
 from exercises.common import (
+    HandFrames,
     Reference,
     compute_channels,
     estimate_reference,
     median3_channels,
     run_detector,
+    series_frames,
 )
-from exercises.finger_lifting import FingerLifting, LiftDetector
+from exercises.finger_lifting import STRETCH_DEAD_ZONE, FingerLifting, LiftDetector, lift_angle
 from exercises.grip import Grip
 from exercises.thumb_opposition import ThumbOpposition
 from metrics.angles import compute_finger_angles, compute_roll, compute_wrist_angles, tip_distances
@@ -86,18 +88,21 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     t = np.asarray(series.t, float)
     # Low-passed landmarks: recognition looks at deliberate movement, not at tracking jitter.
     world = lowpass(t, np.where(series.present[:, None, None], series.world, np.nan), cutoff_hz=4.0)
-    series = series.with_(world=world)
+    image = lowpass(t, np.where(series.present[:, None, None], series.image, np.nan), cutoff_hz=4.0)
+    series = series.with_(world=world, image=image)
     hand = series.handedness
     a = compute_finger_angles(world, handedness=hand)
     d = tip_distances(world)
-    grip = Grip().channels(world, None, handedness=hand, reference=None)
+    grip = Grip().channels(HandFrames(world, np.full((len(world), 21, 2), np.nan)), handedness=hand, reference=None)
     signals: dict[str, np.ndarray] = {
         "finger_tapping": d["index"],
         "grip": grip["closure_pct"],
         "finger_spread": a["index_mcp_abd"] + a["little_mcp_abd"],
         "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
     }
-    ref: Reference | None = estimate_reference(t, world, None, handedness=hand, present=series.present, reference_s=1.0)
+    ref: Reference | None = estimate_reference(
+        t, series_frames(series), handedness=hand, present=series.present, reference_s=1.0
+    )
     if ref is not None:
         wrist = compute_wrist_angles(world, handedness=hand, forearm=ref.hand_axis)
         signals["wrist_flexion"] = wrist.flexion
@@ -119,16 +124,26 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     out["finger_tapping"].update({f"touches_{f}": float(n) for f, n in per_finger.items()})
     # Individual finger lifts (the lifting detector: the finger that rose most).
     lift = FingerLifting()
-    raw, _ = compute_channels(series, lift.channels, reference_s=None)
-    lifts = run_detector(LiftDetector(replace(lift.params, min_prominence=10.0)), t, median3_channels(t, raw))
+    raw, _ = compute_channels(series, lift.channels, reference_s=lift.reference_s)
+    detect = median3_channels(t, raw, smooth_s=lift.smooth_s)
+    lifts = run_detector(LiftDetector(replace(lift.params, min_prominence=12.0)), t, detect)
     lifted = {e["finger"] for e in lifts}
-    # Lifted off the table = above the finger's usual (resting) level, not just back up from a bend.
-    rest = {f: float(np.nanmedian(raw[f])) if np.isfinite(raw[f]).any() else math.nan for f in FINGERS}
-    amps = [e["event"].peak_value - rest[e["finger"]] for e in lifts]
+    # Lifted off the table = above the resting posture, not just back up from a bend.
+    amps = [e["event"].peak_value for e in lifts]
+    # One finger at a time: how much less the other fingers rose over each lift (1 = not at all).
+    angle = {f: lift_angle(detect[f"ext_{f}"], detect[f"stretch_{f}"], dead_zone=STRETCH_DEAD_ZONE) for f in FINGERS}
+    alone = []
+    for e in lifts:
+        ev, f = e["event"], e["finger"]
+        own = angle[f][ev.peak_i] - angle[f][ev.start_i]
+        others = [np.nanmax(angle[g][ev.start_i : ev.peak_i + 1]) - angle[g][ev.start_i] for g in FINGERS if g != f]
+        if own > 0 and np.isfinite(others).any():
+            alone.append(1.0 - float(np.nanmean(others)) / own)
     out["finger_lifting"] = {
         "range": max(float(np.nanmedian(amps)), 0.0) if amps else 0.0,
         "cycles": float(len(lifts)),
         "fingers": float(len(lifted)),
+        "alone": float(np.median(alone)) if alone else 0.0,
     }
     return out
 
@@ -167,8 +182,17 @@ def recognize_exercise(series: LandmarkSeries) -> tuple[str, float, dict[str, fl
         scores["thumb_opposition"] *= 0.3
     scores["finger_tapping"] *= index_share if n_touch else 0.5
     # One finger at a time, lifts spread over several fingers, and no thumb touching a fingertip.
-    fingers = feats["finger_lifting"]["fingers"]
-    scores["finger_lifting"] *= min(fingers / 2.0, 1.0) * max(0.0, 1.0 - n_touch / 4.0)
+    lf = feats["finger_lifting"]
+    scores["finger_lifting"] *= min(lf["fingers"] / 2.0, 1.0) * max(0.0, 1.0 - n_touch / 4.0)
+    scores["finger_lifting"] *= float(np.clip(lf["alone"] / 0.4, 0.0, 1.0))
+    # Thumb touching several fingertips is opposition, not thumb bending or finger spreading.
+    touched = min(opp["range"] / 2.0, 1.0)
+    scores["thumb_flexion"] *= 1.0 - touched
+    scores["finger_spread"] *= 1.0 - touched
+    # The whole hand turning (wrist exercises) moves every finger signal in the camera's eyes too.
+    turning = max(level["wrist_flexion"], level["wrist_deviation"], level["pronation_supination"])
+    for n in ("finger_tapping", "finger_lifting", "grip", "finger_spread", "thumb_flexion", "thumb_opposition"):
+        scores[n] *= float(np.clip(1.6 - turning, 0.0, 1.0))
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     confidence = 0.0 if top <= 0 else min(top, 1.0) * (1.0 - second / top)

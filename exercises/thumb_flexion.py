@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from exercises.common import Channels, CycleExercise, Prepared, Reference, RepSpan, nan_stat, window_extreme
+from exercises.common import Channels, CycleExercise, HandFrames, Prepared, Reference, RepSpan, nan_stat, window_extreme
 from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams
 from metrics.rom import compute_rom
@@ -27,10 +27,8 @@ class ThumbFlexion(CycleExercise):
     normal_range: tuple[float, float] | None = (0.0, 130.0)
     params = RepParams(min_prominence=15.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        a = compute_finger_angles(world, handedness=handedness)
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        a = compute_finger_angles(frames.world, handedness=handedness)
         return {
             "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
             "thumb_mcp_flex": a["thumb_mcp_flex"],

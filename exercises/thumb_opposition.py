@@ -25,6 +25,7 @@ from exercises.base import Analysis, Signal
 from exercises.common import (
     Channels,
     ExerciseLive,
+    HandFrames,
     Prepared,
     Reference,
     RepSpan,
@@ -138,14 +139,14 @@ class ThumbOpposition:
     unit = "norm"
     params = RepParams(min_prominence=0.15, rel_prominence=0.3, polarity=-1, min_duration_s=0.1)
     touch_threshold = 0.3
+    depth_weight = 0.5  # see metrics.angles.tip_distances
     hold_s = 0.05
     reference_s: float | None = None
     lowpass_hz = 6.0
+    smooth_s = 0.0
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        d = tip_distances(world)
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        d = tip_distances(frames.world, depth_weight=self.depth_weight)
         with np.errstate(invalid="ignore"):
             nearest = np.fmin.reduce([d[f] for f in FINGERS])
         return {"nearest": nearest, **d}
@@ -171,7 +172,9 @@ class ThumbOpposition:
             spans = [
                 s
                 for f in FINGERS
-                for s in spans_from_events([e for e in events if e["finger"] == f], t, detect[f], polarity=-1)
+                for s in spans_from_events(
+                    [e for e in events if e["finger"] == f], t, detect[f], polarity=-1, settle=True
+                )
             ]
             spans.sort(key=lambda s: s.peak_s)
         else:

@@ -7,9 +7,7 @@ seen best with the palm (or the back of the hand) facing the camera.
 
 from __future__ import annotations
 
-import numpy as np
-
-from exercises.common import Channels, Reference, TwoSidedExercise
+from exercises.common import Channels, HandFrames, Reference, TwoSidedExercise
 from exercises.wrist_flexion import wrist_channels
 from metrics.reps import RepParams
 
@@ -33,10 +31,8 @@ class WristDeviation(TwoSidedExercise):
     reliability_channel = "deviation_view"
     joint = "wrist_dev"
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        ch = wrist_channels(world, forearm, handedness=handedness, reference=reference)
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        ch = wrist_channels(frames, handedness=handedness, reference=reference)
         return {k: ch[k] for k in ("wrist_deviation", "wrist_flexion", "deviation_view")}
 
     def unit_of(self, channel: str) -> str:

@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from exercises.common import Channels, Reference, TwoSidedExercise
+from exercises.common import Channels, HandFrames, Reference, TwoSidedExercise
 from metrics.angles import compute_wrist_angles
 from metrics.reps import RepParams
 
 __all__ = ["WristFlexion", "wrist_channels"]
 
 
-def wrist_channels(
-    world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-) -> Channels:
+def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
     """Wrist flexion and deviation against the forearm (or the neutral hold), plus viewpoint reliability."""
-    n = len(world)
+    n = len(frames)
     if reference is None:
         nan = np.full(n, np.nan)
         return {"wrist_flexion": nan, "wrist_deviation": nan, "flexion_view": nan, "deviation_view": nan}
-    f = forearm if forearm is not None else reference.hand_axis
-    wa = compute_wrist_angles(world, handedness=handedness, forearm=f)
+    f = frames.forearm if frames.forearm is not None else reference.hand_axis
+    wa = compute_wrist_angles(frames.world, handedness=handedness, forearm=f)
     return {
         "wrist_flexion": wa.flexion,
         "wrist_deviation": wa.deviation,
@@ -57,10 +55,8 @@ class WristFlexion(TwoSidedExercise):
     reliability_channel = "flexion_view"
     joint = "wrist_flex"
 
-    def channels(
-        self, world: np.ndarray, forearm: np.ndarray | None, *, handedness: str, reference: Reference | None
-    ) -> Channels:
-        return wrist_channels(world, forearm, handedness=handedness, reference=reference)
+    def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
+        return wrist_channels(frames, handedness=handedness, reference=reference)
 
     def unit_of(self, channel: str) -> str:
         return "ratio" if channel.endswith("_view") else "deg"

@@ -28,7 +28,8 @@ the index metacarpal (wrist -> index MCP), positive across the palm toward the l
 = radial abduction); ``thumb_cmc_abd`` is palmar abduction, the elevation of the first metacarpal out of
 the palm plane; ``thumb_mcp_flex`` and ``thumb_ip_flex`` are the full 3-D angles between successive thumb
 segments, signed positive toward the thumb's palmar side (the thumb's flexion plane is rotated relative
-to the fingers', so it is not assumed).
+to the fingers', so it is not assumed exactly: a bend within 60° of the modelled hinge counts fully, one
+about a perpendicular axis fades to 0).
 
 Wrist (:func:`compute_wrist_angles`): the forearm direction ``f`` (elbow -> wrist, from MediaPipe Pose)
 expressed in the palm frame gives radial deviation ``atan2(-f.r, f.u)`` in the palm plane (positive toward
@@ -62,6 +63,7 @@ __all__ = [
     "JOINT_ANGLE_NAMES",
     "PalmFrame",
     "WristAngles",
+    "apparent_rotation",
     "chirality",
     "compute_finger_angles",
     "compute_hand_orientation",
@@ -176,7 +178,9 @@ def palm_length(world: np.ndarray) -> np.ndarray:
     return np.asarray(np.linalg.norm(w[:, MIDDLE_MCP] - w[:, WRIST], axis=-1))
 
 
-def tip_distances(world: np.ndarray, *, scale: float | np.ndarray | None = None) -> dict[str, np.ndarray]:
+def tip_distances(
+    world: np.ndarray, *, scale: float | np.ndarray | None = None, depth_weight: float = 1.0
+) -> dict[str, np.ndarray]:
     """Thumb tip to each fingertip distance per frame, divided by palm length.
 
     Parameters
@@ -185,6 +189,10 @@ def tip_distances(world: np.ndarray, *, scale: float | np.ndarray | None = None)
         World landmarks.
     scale : float or (T,) array, optional
         Length to divide by; the per-frame palm length when omitted.
+    depth_weight : float
+        Weight of the depth (camera ``z``) component of the distance. MediaPipe's world depth is its
+        least accurate axis: with the thumb pad on a fingertip, seen from the front, it still puts the
+        tips 0.3-0.4 palm lengths apart in depth while their image-plane distance is 0.02-0.08.
 
     Returns
     -------
@@ -193,9 +201,10 @@ def tip_distances(world: np.ndarray, *, scale: float | np.ndarray | None = None)
     """
     w = _as_frames(world)
     s = palm_length(w) if scale is None else np.asarray(scale, dtype=np.float64)
+    weights = np.array([1.0, 1.0, depth_weight])
     thumb = w[:, THUMB_TIP]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {f: np.linalg.norm(w[:, FINGERTIPS[f]] - thumb, axis=-1) / s for f in FINGERS}
+        return {f: np.linalg.norm((w[:, FINGERTIPS[f]] - thumb) * weights, axis=-1) / s for f in FINGERS}
 
 
 def compute_finger_angles(world: np.ndarray, *, handedness: str) -> dict[str, np.ndarray]:
@@ -254,8 +263,10 @@ def compute_finger_angles(world: np.ndarray, *, handedness: str) -> dict[str, np
     palmar = _unit(0.72 * chirality(handedness) * np.cross(n, t1u) + 0.69 * n)
     thumb_hinge = np.cross(t1u, palmar)
     for name, a, b in (("thumb_mcp_flex", t1, t2), ("thumb_ip_flex", t2, t3)):
-        sign = np.where(_dot(np.cross(a, b), thumb_hinge) < 0, -1.0, 1.0)
-        out[name] = sign * _angle_3d(a, b)
+        # Full 3-D angle, signed by how its bending axis lines up with the modelled hinge; a bend about an
+        # axis far from the hinge (sideways, i.e. landmark noise) fades to 0 instead of flipping sign.
+        align = _dot(_unit(np.cross(a, b)), _unit(thumb_hinge))
+        out[name] = np.clip(align / 0.5, -1.0, 1.0) * _angle_3d(a, b)
     return out
 
 
@@ -332,6 +343,25 @@ def compute_roll(world: np.ndarray, *, handedness: str, reference_normal: np.nda
     ref = np.broadcast_to(np.asarray(reference_normal, dtype=np.float64), frame.n.shape)
     # Supination of a right hand is a right-handed turn about the distal axis; mirrored for a left hand.
     return np.asarray(chirality(handedness) * signed_angle(ref, frame.n, frame.u))
+
+
+def apparent_rotation(stretch: np.ndarray | float, *, dead_zone: float = 0.0) -> np.ndarray:
+    """Rotation toward or away from the image plane (degrees, >= 0) that changes an image length by ``1 + stretch``.
+
+    A segment of length L at angle a to the image plane projects to L cos(a). Going from parallel to
+    ``a`` shrinks it by ``cos a`` and coming back to parallel lengthens it by ``1 / cos a``, so a stretch
+    ``s`` reads as ``acos(1 / (1 + s))`` when positive and ``acos(1 + s)`` when negative: exact when the
+    segment is parallel to the image at one end of the movement, an approximation otherwise. Monocular
+    landmark models estimate this depth motion poorly, while image lengths follow it.
+
+    ``dead_zone`` is subtracted from the magnitude of the stretch first: the rotation grows like the
+    square root of a small stretch, so jitter of a few percent would otherwise read as several degrees.
+    """
+    s = np.asarray(stretch, float)
+    with np.errstate(invalid="ignore"):
+        s = np.sign(s) * np.maximum(np.abs(s) - dead_zone, 0.0)
+        ratio = np.where(s >= 0, 1.0 / (1.0 + np.abs(s)), 1.0 + np.minimum(s, 0.0))
+        return np.asarray(np.degrees(np.arccos(np.clip(ratio, 0.0, 1.0))))
 
 
 def compute_hand_orientation(world: np.ndarray, *, handedness: str) -> dict[str, np.ndarray]:

@@ -67,7 +67,9 @@ def series_from_poses(
         world = world + rng.normal(0, noise_m, world.shape)
     present = np.ones(len(t), bool) if missing is None else ~missing
     world[~present] = np.nan
-    image = np.where(present[:, None, None], 0.5 + world * 3.0, np.nan)
+    # A weak-perspective camera: 1 m at the hand's distance spans 3 frame heights (isotropic pixels).
+    image = 0.5 + world * 3.0 * np.array([480 / 640, 1.0, 480 / 640])
+    image = np.where(present[:, None, None], image, np.nan)
     fa = None
     if forearm:
         # Elbow -> wrist: the forearm's +Y axis, turned by pronation about itself (so unchanged).
@@ -96,6 +98,9 @@ def frames(series: LandmarkSeries):
             image=series.image[i] if ok else None,
             world=series.world[i] if ok else None,
             forearm=fa,
+            width=series.width,
+            height=series.height,
+            handedness=series.handedness,
         )
 
 
