@@ -4,7 +4,7 @@
     python -m bench.batch --kill-test 200 [--kills 3]
 
 Throughput: a folder is made from the sample videos (each re-encoded at 640x480 and at 1920x1080,
-H.264, first ``--seconds`` seconds). In one run, on the same folder:
+H.264; whole clips unless ``--seconds``). In one run, on the same folder:
 
 - naive:  one process; per video ``cv2.VideoCapture`` + ``mediapipe.solutions.hands.Hands(max_num_hands=2)``
           ``.process()`` on every frame (full resolution, the first hand found each frame), then the same
@@ -69,19 +69,19 @@ def sample_videos(folder: Path, limit: int) -> list[tuple[Path, str]]:
     names = set(exercise_names())
     found = []
     for video in sorted(folder.glob("*.mp4")):
-        truth = video.with_name(f"{video.stem}.truth.json")
-        exercise = json.loads(truth.read_text()).get("exercise") if truth.exists() else video.stem
+        truth = video.with_name(f"{video.stem}.truth.json")  # written after the video: the clip is complete
+        exercise = json.loads(truth.read_text()).get("exercise") if truth.exists() else None
         if exercise in names:
             found.append((video, exercise))
     return found[:limit]
 
 
-def build_folder(samples: list[tuple[Path, str]], root: Path, *, seconds: float) -> Path:
+def build_folder(samples: list[tuple[Path, str]], root: Path, *, seconds: float | None) -> Path:
     """640x480 and 1920x1080 versions of each sample, and a manifest naming their exercises."""
     rows = ["path,exercise"]
     for video, exercise in samples:
         with av_open(video) as (fps, _):
-            max_frames = round(seconds * fps)
+            max_frames = None if seconds is None else round(seconds * fps)
         for w, h in SIZES:
             rel = f"{w}x{h}/{video.stem}.mp4"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +186,16 @@ def run_ours(items: list[BatchItem], workers: int, out: Path, *, engine: Engine 
     return Run(label, wall, summary.video_seconds, reps, cpu_seconds() - c0)
 
 
+def truth_reps(samples: list[tuple[Path, str]], item: BatchItem, seconds: float | None) -> int | None:
+    stem = Path(item.rel).stem
+    for video, _ in samples:
+        if video.stem == stem:
+            truth = json.loads(video.with_name(f"{stem}.truth.json").read_text())
+            end = seconds if seconds is not None else float("inf")
+            return sum(r["end_s"] <= end for r in truth.get("reps", []))
+    return None
+
+
 def throughput_bench(args: argparse.Namespace) -> int:
     from sessions.batch import plan_batch
 
@@ -213,10 +223,11 @@ def throughput_bench(args: argparse.Namespace) -> int:
                 f"{r.label:52s} {r.wall_s:7.1f} {r.throughput:9.2f} {gain:7.2f}x {r.cpu_per_video_s:13.2f}  "
                 f"{same}/{len(naive.reps)}"
             )
-        print("\nrep counts per clip (naive / ours with the most workers):")
+        print("\nrep counts per clip: naive / ours (most workers) / truth (reps ending within the clip)")
         best = runs[args.workers]
-        for k, v in naive.reps.items():
-            print(f"  {k:40s} {v:3d} / {best.reps.get(k)}")
+        for it in items:
+            k = it.rel
+            print(f"  {k:40s} {naive.reps[k]:3d} / {best.reps.get(k)} / {truth_reps(samples, it, args.seconds)}")
         target = next((r for r in runs[1:] if r.label.endswith(f"{min(2, args.workers)} workers")), runs[-1])
         speedup = target.throughput / naive.throughput
         same = all(target.reps.get(k) == v for k, v in naive.reps.items())
@@ -299,7 +310,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", default=str(ROOT / "sample_videos"), help="folder of sample videos (NAME.mp4)")
     p.add_argument("--clips", type=int, default=4, help="how many sample videos to use")
-    p.add_argument("--seconds", type=float, default=6.0, help="seconds of each sample to use")
+    p.add_argument("--seconds", type=float, default=None, help="seconds of each sample to use (default: all)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="scale from 1 to this many workers")
     p.add_argument("--ray", action="store_true", help="also run the Ray engine (local) with --workers")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")

@@ -109,34 +109,52 @@ def run_pool(
     queue = iter(tasks)
     exhausted = False
     start = functools.partial(_Worker.start, ctx, fn, initializer, None if log_path is None else os.fspath(log_path))
-    pool: list[_Worker] = [start() for _ in range(workers)]
+    # A slot is None after its worker was killed or crashed; a replacement starts only when there is a
+    # task for it (so a crash on the last video costs no useless start-up).
+    pool: list[_Worker | None] = [start() for _ in range(workers)]
     failed_starts = 0
+
+    def take() -> tuple[str, Any] | None:
+        nonlocal exhausted
+        nxt = None if exhausted else next(queue, None)
+        exhausted = nxt is None
+        return nxt
+
     try:
         while True:
-            for w in pool:
-                if w.ready and w.task_id is None and not exhausted:
-                    nxt = next(queue, None)
-                    if nxt is None:
-                        exhausted = True
-                    else:
+            for i, w in enumerate(pool):
+                if w is None:
+                    if (nxt := take()) is not None:
+                        pool[i] = w = start()
+                        w.pending = nxt
+                    continue
+                if w.ready and w.task_id is None:
+                    nxt = w.pending or take()
+                    w.pending = None
+                    if nxt is not None:
                         w.assign(*nxt, limit=first_limit_s)
-            busy = [w for w in pool if w.task_id is not None]
+            live = [w for w in pool if w is not None]
+            busy = [w for w in live if w.task_id is not None or w.pending is not None]
             if exhausted and not busy:
                 return
             now = time.monotonic()
             timeout = min([poll_s, *(max(0.0, w.deadline - now) for w in busy)])
-            watched = [w for w in pool if w.task_id is not None or not w.ready]
+            watched = [w for w in live if w.task_id is not None or not w.ready]
             wait([w.conn for w in watched] + [w.proc.sentinel for w in watched], timeout=timeout)
             for i, w in enumerate(pool):
+                if w is None:
+                    continue
                 if w.task_id is None:
                     if not w.ready:
                         w.poll_ready()
-                    if not w.proc.is_alive():  # died while starting or idle: replace it
+                    if not w.proc.is_alive():  # died while starting or idle: replace it, keeping its task
                         failed_starts += not w.ready
                         if failed_starts > 3 * workers:
                             raise RuntimeError(f"worker processes keep dying at start-up (exit code {w.proc.exitcode})")
                         w.stop()
-                        pool[i] = start()
+                        replacement = start()
+                        replacement.pending = w.pending
+                        pool[i] = replacement
                     continue
                 events, running = w.drain(limit_for_duration)
                 yield from events
@@ -146,15 +164,16 @@ def run_pool(
                     # Messages sent just before death were drained above; what is left is a crash.
                     yield TaskFailed(w.task_id, "crash", _death_message(w.proc.exitcode))
                     w.stop()
-                    pool[i] = start()
+                    pool[i] = None
                 elif time.monotonic() > w.deadline:
                     limit = w.deadline - w.started
                     yield TaskFailed(w.task_id, "timeout", f"processing took longer than the limit of {limit:.3g} s")
                     w.stop()
-                    pool[i] = start()
+                    pool[i] = None
     finally:
         for w in pool:
-            w.stop()
+            if w is not None:
+                w.stop()
 
 
 @dataclass
@@ -162,6 +181,7 @@ class _Worker:
     proc: BaseProcess
     conn: Connection
     ready: bool = False  # the worker has started and run its initializer
+    pending: tuple[str, Any] | None = None  # the task it takes once ready
     task_id: str | None = None
     started: float = 0.0
     deadline: float = float("inf")

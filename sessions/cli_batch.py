@@ -185,7 +185,7 @@ class BatchProgress:
             self._task,
             completed=self._done + min(partial, len(self._running)),
             done=self._done,
-            errors=f"[red]{self._errors} errors[/]" if self._errors else "",
+            errors=f"[red]{self._errors} error{'s' if self._errors > 1 else ''}[/]" if self._errors else "",
             fps=f"{frames / elapsed:.0f}" if elapsed > 0 and frames else "-",
         )
 

@@ -33,8 +33,8 @@ def sample_clips() -> list[tuple[Path, str]]:
     names = set(exercise_names())
     found = []
     for video in sorted(folder.glob("*.mp4")):
-        truth = video.with_name(f"{video.stem}.truth.json")
-        exercise = json.loads(truth.read_text()).get("exercise") if truth.exists() else video.stem
+        truth = video.with_name(f"{video.stem}.truth.json")  # written after the video: the clip is complete
+        exercise = json.loads(truth.read_text()).get("exercise") if truth.exists() else None
         if exercise in names:
             found.append((video, exercise))
     return found
@@ -93,8 +93,23 @@ def run_batch_cli(*args: str | Path, timeout: float = 300) -> subprocess.Complet
     )
 
 
-def session_members(sid: int) -> list[int]:
-    """Live processes in session ``sid`` (a killed batch's orphaned workers would still be in it)."""
+def session_members(sid: int, *, wait_s: float = 5.0) -> list[str]:
+    """Command lines of live processes in session ``sid`` (a killed batch's orphaned workers would be in
+    it), after giving them ``wait_s`` to exit."""
+    deadline = time.monotonic() + wait_s
+    while (pids := _session_pids(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [_cmdline(pid) for pid in pids]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return str(pid)
+
+
+def _session_pids(sid: int) -> list[int]:
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -147,7 +162,6 @@ def test_killed_twice_and_resumed_every_clip_is_done_once(base_clips: list[tuple
 
     # Kill 1: the batch process alone, mid-video; kill 2: the whole process group, a little later.
     pid, n1 = kill_when(cmd, out, after_results=1, extra_s=rng.uniform(0.0, 2.0), whole_group=False)
-    time.sleep(1.0)
     assert session_members(pid) == [], f"workers outlived the killed batch (seed {seed})"
     pid, n2 = kill_when(cmd, out, after_results=n1 + 2, extra_s=rng.uniform(0.0, 2.0), whole_group=True)
     assert n2 < good, f"the batch finished before the second kill (seed {seed})"
