@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numba
 import numpy as np
 from numpy.typing import NDArray
@@ -700,4 +701,50 @@ def render_hand(geom: HandGeometry, camera: Camera, material: Material, light: L
         rgb[y0:y1, x0:x1] = sub_rgb
         alpha[y0:y1, x0:x1] = sub_a
         depth[y0:y1, x0:x1] = sub_d
+    return HandLayer(rgb, alpha, depth, box)
+
+
+def render_hand_scaled(
+    geom: HandGeometry, camera: Camera, material: Material, light: Light, max_height: int = 480
+) -> HandLayer:
+    """Render the hand at most ``max_height`` pixels high and upscale the layer to the camera.
+
+    Large frames (720p, 1080p) cost the same as 480p this way; MediaPipe analyses hands at
+    ~224 px anyway. The camera's field of view is kept, so projections agree exactly.
+
+    Parameters
+    ----------
+    geom : HandGeometry
+        Posed hand.
+    camera : Camera
+        Output camera.
+    material : Material
+        Skin appearance.
+    light : Light
+        Lighting.
+    max_height : int
+        Internal render height limit.
+
+    Returns
+    -------
+    HandLayer
+        Layer at the camera's full size.
+    """
+    if camera.height <= max_height:
+        return render_hand(geom, camera, material, light)
+    s = max_height / camera.height
+    small = Camera(round(camera.width * s), round(camera.height * s), camera.hfov_deg)
+    lay = render_hand(geom, small, material, light)
+    size = (camera.width, camera.height)
+    rgb = np.asarray(cv2.resize(lay.rgb, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    alpha = np.asarray(cv2.resize(lay.alpha, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    depth = np.asarray(cv2.resize(lay.depth, size, interpolation=cv2.INTER_NEAREST), dtype=np.float32)
+    x0, y0, x1, y1 = lay.box
+    sx, sy = camera.width / small.width, camera.height / small.height
+    box = (
+        max(int(x0 * sx) - 2, 0),
+        max(int(y0 * sy) - 2, 0),
+        min(int(np.ceil(x1 * sx)) + 2, camera.width),
+        min(int(np.ceil(y1 * sy)) + 2, camera.height),
+    )
     return HandLayer(rgb, alpha, depth, box)

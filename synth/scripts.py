@@ -374,7 +374,7 @@ def script_finger_tapping(
         to = tl.to(_jit(rng, 0.55 * period), opens[k + 1])
         kind = pause_at.get(k + 1)
         if kind is not None:
-            dur = float(rng.uniform(0.22, 0.27) if kind == "hesitation" else rng.uniform(0.5, 0.7))
+            dur = float(rng.uniform(0.2, 0.23) if kind == "hesitation" else rng.uniform(0.5, 0.7))
             tl.hold(dur)
             pauses.append(
                 {"kind": kind, "start_s": _r(to), "end_s": _r(to + dur), "duration_s": _r(dur), "after_tap": k + 1}

@@ -26,7 +26,7 @@ from synth.hand import (
     rotation_from_euler,
     segment_angles,
 )
-from synth.render import Camera, render_hand
+from synth.render import Camera, render_hand_scaled
 from synth.scene import (
     Artefacts,
     NoiseBank,
@@ -264,7 +264,7 @@ def iter_frames(
     for k in range(T):
         geom = forward_kinematics(motion.pose[k], shape, root, wrist[k])
         if n_sub == 1:
-            layer = render_hand(geom, camera, material, light)
+            layer = render_hand_scaled(geom, camera, material, light)
         else:
             acc_rgb = np.zeros((camera.height, camera.width, 3), np.float32)
             acc_a = np.zeros((camera.height, camera.width), np.float32)
@@ -277,7 +277,7 @@ def iter_frames(
                 w = u - i0
                 p = motion.pose[i0] * (1 - w) + motion.pose[i1] * w
                 wr = wrist[i0] * (1 - w) + wrist[i1] * w
-                lay = render_hand(forward_kinematics(p, shape, root, wr), camera, material, light)
+                lay = render_hand_scaled(forward_kinematics(p, shape, root, wr), camera, material, light)
                 acc_rgb += lay.rgb * lay.alpha[..., None]
                 acc_a += lay.alpha
                 boxes.append(lay.box)
