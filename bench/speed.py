@@ -2,8 +2,8 @@
 
     python -m bench.speed [--video sample_videos/finger_tapping.mp4] [--exercise finger_tapping] [--cpus 1]
 
-Both clips are made from one sample video (rescaled and re-encoded with H.264 into a temporary
-folder). For each clip, in one run and on the same CPUs:
+Both clips are made from one sample video (rescaled, looped to 10 s and re-encoded with H.264
+into a temporary folder). For each clip, in one run and on the same CPUs:
 
 - decode:     reading the file into upright RGB frames (tracking.video.read_video) only;
 - mediapipe:  MediaPipe Hands alone (tracking mode, one hand, model_complexity 1) on frames that
@@ -25,12 +25,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import cv2
+import numpy as np
+
+from tracking.video import read_video
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = ((640, 480), (1920, 1080))
@@ -60,20 +62,21 @@ class Speed:
         self.cpu = max(self.cpu, frames / max(cpu_s, 1e-9))
 
 
-def make_clip(src: Path, out: Path, width: int, height: int, *, max_frames: int | None = None) -> Path:
-    """Re-encode ``src`` at ``width`` x ``height`` (H.264, same frame times)."""
-    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
-        s_in = inp.streams.video[0]
-        s_out = dst.add_stream("libx264", rate=s_in.average_rate or Fraction(30))
+def make_clip(src: Path, out: Path, width: int, height: int, *, frames: int) -> Path:
+    """Re-encode ``src`` at ``width`` x ``height`` (H.264, 30 fps), played forwards and backwards
+    until ``frames`` frames (so a short sample still makes a clip of typical length)."""
+    _, stream = read_video(src, max_side=None)
+    source = [rgb for _, rgb in stream]
+    order = source + source[-2:0:-1]  # ping-pong: no jump where the loop restarts
+    with av.open(str(out), "w") as dst:
+        s_out = dst.add_stream("libx264", rate=30)
         s_out.width, s_out.height, s_out.pix_fmt = width, height, "yuv420p"
         s_out.options = {"preset": "veryfast", "crf": "18"}
-        for i, frame in enumerate(inp.decode(s_in)):
-            if max_frames is not None and i >= max_frames:
-                break
-            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (width, height), interpolation=cv2.INTER_CUBIC)
-            vf = av.VideoFrame.from_ndarray(rgb.astype("uint8"), format="rgb24")
-            vf.pts, vf.time_base = frame.pts, frame.time_base
-            for p in s_out.encode(vf):
+        for i in range(frames):
+            rgb = cv2.resize(order[i % len(order)], (width, height), interpolation=cv2.INTER_CUBIC)
+            for p in s_out.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24")
+            ):
                 dst.mux(p)
         for p in s_out.encode():
             dst.mux(p)
@@ -90,7 +93,6 @@ def measure(fn: Callable[[], int], speed: Speed) -> int:
 
 def bench_clip(path: Path, label: str, *, exercise: str, max_side: int, repeat: int) -> Row:
     from tracking.hands import _HandsGraph, track_video
-    from tracking.video import read_video
 
     scoring = _scoring_available(path, exercise, max_side)
     _, frames = read_video(path, max_side=max_side)
@@ -180,7 +182,7 @@ def main() -> int:
     parser.add_argument("--exercise", default="finger_tapping")
     parser.add_argument("--cpus", type=int, default=1, help="CPUs to run on (default 1)")
     parser.add_argument("--max-side", type=int, default=960)
-    parser.add_argument("--max-frames", type=int, default=300, help="frames per clip")
+    parser.add_argument("--frames", type=int, default=300, help="frames per clip (10 s at 30 fps)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is kept")
     args = parser.parse_args()
 
@@ -199,7 +201,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="handrehab-speed-") as tmp:
         for w, h in SIZES:
-            clip = make_clip(src, Path(tmp) / f"clip_{w}x{h}.mp4", w, h, max_frames=args.max_frames)
+            clip = make_clip(src, Path(tmp) / f"clip_{w}x{h}.mp4", w, h, frames=args.frames)
             rows.append(
                 bench_clip(clip, f"{w}x{h}", exercise=args.exercise, max_side=args.max_side, repeat=args.repeat)
             )
