@@ -13,7 +13,8 @@ import time
 
 import streamlit as st
 
-_LOCAL_ADDRESSES = ("", "localhost", "127.0.0.1", "::1")
+# Unset means every interface (Streamlit binds 0.0.0.0 then), so it does not count as local.
+_LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
 
 
 def configured_password() -> str | None:

@@ -23,7 +23,8 @@ def settings() -> Settings:
     if "dashboard_settings" not in st.session_state:
         st.session_state["dashboard_settings"] = load_settings(data_dir())
     value = st.session_state["dashboard_settings"]
-    assert isinstance(value, Settings)
+    if not isinstance(value, Settings):  # the module was reloaded (development): read the file again
+        value = st.session_state["dashboard_settings"] = load_settings(data_dir())
     return value
 
 

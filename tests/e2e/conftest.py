@@ -9,13 +9,8 @@ ends; the tail is long enough that no test runs into the second loop.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,19 +22,13 @@ from .e2e_support import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     LEAD_IN_S,
-    ROOT,
     SAMPLES,
     TAIL_S,
     Clip,
     Server,
+    run_dashboard,
     screenshot,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _needs(tool: str, path: Path | None = None) -> None:
@@ -94,56 +83,9 @@ def camera_file(tapping_clip: Clip, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``streamlit run app.py`` on a free port with its own data folder; stopped at the end."""
-    data_dir = tmp_path_factory.mktemp("data")
-    log = data_dir.parent / "streamlit.log"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HANDREHAB_DATA_DIR": str(data_dir),
-        "HANDREHAB_SAMPLES": str(SAMPLES),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("HANDREHAB_PASSWORD", None)
-    env.pop("HANDREHAB_DB_URL", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "localhost",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield Server(url=url, data_dir=data_dir, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """The dashboard as a patient's own computer runs it: localhost, no password."""
+    with run_dashboard(tmp_path_factory.mktemp("data")) as found:
+        yield found
 
 
 @pytest.fixture(scope="session")

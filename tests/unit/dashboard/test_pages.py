@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +21,29 @@ from tracking.video import VideoInfo
 TIMEOUT = 60
 
 
+@contextlib.contextmanager
+def streamlit_option(name: str, value: object) -> Iterator[None]:
+    """Set a Streamlit config option (as .streamlit/config.toml would) for the duration of a block."""
+    from streamlit import config
+
+    before = config.get_option(name)
+    config.set_option(name, value)
+    try:
+        yield
+    finally:
+        config.set_option(name, before)
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data folder (database, settings, uploads) for one test; no password, no samples."""
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data folder (database, settings, uploads) for one test; localhost, no password, no samples."""
     folder = tmp_path / "data"
     monkeypatch.setenv("HANDREHAB_DATA_DIR", str(folder))
     monkeypatch.delenv("HANDREHAB_DB_URL", raising=False)
     monkeypatch.delenv("HANDREHAB_PASSWORD", raising=False)
     monkeypatch.setenv("HANDREHAB_SAMPLES", str(tmp_path / "no_samples"))
-    return folder
+    with streamlit_option("server.address", "localhost"):
+        yield folder
 
 
 @pytest.fixture
@@ -241,13 +256,13 @@ def test_password_is_required_before_any_patient_data(
 
 
 def test_exposed_without_a_password_shows_nothing(data_dir: Path, fake_camera: dict[str, Any]) -> None:
-    from streamlit import config
-
-    before = config.get_option("server.address")
-    config.set_option("server.address", "0.0.0.0")
-    try:
+    with streamlit_option("server.address", "0.0.0.0"):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-    finally:
-        config.set_option("server.address", before)
     assert at.error and "HANDREHAB_PASSWORD" in at.error[0].value
     assert not at.title and not fake_camera["calls"]
+
+
+def test_unset_address_means_every_interface_and_needs_a_password(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    with streamlit_option("server.address", None):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert at.error and not fake_camera["calls"]
