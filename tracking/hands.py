@@ -421,6 +421,12 @@ class HandTracker:
         pool = dets
         if self.hand != "auto" and len(dets) > 1:
             pool = [d for d in dets if d.likely_hand == self.hand] or dets
+        elif self.hand != "auto" and t - self._last_two_t < 1.0 and dets[0].likely_hand != self.hand:
+            # Both hands were just in view and the one left looks like the other hand: unless it is
+            # where the followed hand was, the followed hand is the one that went missing.
+            last = self._last_xy
+            if last is None or float(np.linalg.norm(dets[0].centroid - last)) > max(0.1, dets[0].size):
+                return None
         if self._last_xy is not None and len(pool) > 1:
             last = self._last_xy
             chosen = min(pool, key=lambda d: float(np.linalg.norm(d.centroid - last)))

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracking.hands import HandDetection, anatomical_handedness, assign_tracks, choose_hand, thumb_chirality
+from tracking.hands import (
+    HandDetection,
+    HandTracker,
+    anatomical_handedness,
+    assign_tracks,
+    choose_hand,
+    thumb_chirality,
+)
 from tracking.series import Handedness
 
 # A flat open hand template (normalized units, wrist at the origin, fingers up), about 0.1 across.
@@ -150,3 +157,20 @@ def test_confident_chirality_outvotes_an_unsure_classifier() -> None:
     # the classifier leans 'left' at 55-60 %; the thumb clearly says right
     frames = [[HandDetection(right_hand_facing_camera(), right_hand_facing_camera(), 0.6, "left", 0.5)] for _ in t]
     assert choose_hand(t, frames).handedness == "right"
+
+
+def test_live_selection_follows_the_requested_hand() -> None:
+    tracker = HandTracker(hand="left")  # graphs are made lazily: no MediaPipe needed for selection
+    left, right = hand_at(0.7, 0.5, "left"), hand_at(0.3, 0.5, "right")
+    tracker._last_two_t = 0.0  # as detect() records when two hands are in view
+    assert tracker._select_live([right, left], 0.0) is left
+    # the left hand drops out for a moment: the right hand alone is not taken for it
+    assert tracker._select_live([hand_at(0.3, 0.5, "right")], 0.1) is None
+    # the left hand itself, even if MediaPipe mislabels it in one frame, is still followed
+    mislabelled = hand_at(0.71, 0.5, "right")
+    assert tracker._select_live([mislabelled], 0.2) is mislabelled
+    # a patient alone in view with one hand: that hand is followed whatever its label
+    lone = HandTracker(hand="left")
+    only = hand_at(0.5, 0.5, "right")
+    assert lone._select_live([only], 0.0) is only
+    assert lone._select_live([], 0.1) is None
