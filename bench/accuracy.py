@@ -41,7 +41,6 @@ ANGLE_KEYS = ("max_flexion_deg", "max_extension_deg", "rom_deg", "max_radial_deg
 def evaluate_clip(path: str) -> dict[str, Any]:
     """Score one clip and compare it with its truth (runs in a worker process)."""
     from exercises.recognize import recognize_exercise
-
     from metrics.angles import compute_finger_angles
     from sessions.pipeline import score_video
     from synth.hand import segment_angles
