@@ -91,6 +91,7 @@ class Reference:
     t_ready: float
     world: np.ndarray | None = None  # (21, 3) median world landmarks of the hold
     image: np.ndarray | None = None  # (21, 2) median image landmarks of the hold, pixels
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # values computed from it
 
 
 def _reference_mask(t: np.ndarray, present: np.ndarray, reference_s: float) -> np.ndarray:
@@ -756,7 +757,7 @@ class TwoSidedExercise(CycleExercise):
         spans = super().spans(prep, detect, reps)
         if reps is not None:  # a therapist's interval holds the whole cycle
             return [replace(s, next_peak_i=s.end_i) for s in spans]
-        nxt = [s.peak_i - 1 for s in spans[1:]] + [len(prep.t) - 1]
+        nxt = [s.peak_i - 1 for s in spans[1:]] + [len(prep.t) - 1] * bool(spans)
         return [replace(s, next_peak_i=n) for s, n in zip(spans, nxt, strict=True)]
 
     def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:

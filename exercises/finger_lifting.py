@@ -199,18 +199,15 @@ class FingerLifting:
         if reference is None or reference.world is None or reference.image is None:
             nan = np.full(n, np.nan)
             return {**{f"ext_{f}": nan for f in FINGERS}, **{f"stretch_{f}": nan for f in FINGERS}}
-        a = compute_finger_angles(frames.world, handedness=handedness)
-        a0 = compute_finger_angles(reference.world[None], handedness=handedness)
+        a = compute_finger_angles(frames.world, handedness=handedness, mcp_only=True)
+        rest = _rest_posture(reference, handedness)
         width = _palm_width(frames.image)
-        width0 = _palm_width(reference.image[None])
         out: Channels = {}
         for f in FINGERS:
-            out[f"ext_{f}"] = -(a[f"{f}_mcp_flex"] - a0[f"{f}_mcp_flex"][0])
+            out[f"ext_{f}"] = -(a[f"{f}_mcp_flex"] - rest[f"{f}_mcp_flex"])
         for f in FINGERS:
-            length = _proximal_length(frames.image, f)
-            length0 = _proximal_length(reference.image[None], f)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[f"stretch_{f}"] = (length / width) / (length0[0] / width0[0]) - 1.0
+                out[f"stretch_{f}"] = (_proximal_length(frames.image, f) / width) / rest[f"{f}_length"] - 1.0
         return out
 
     def main_channel(self) -> str:
@@ -322,3 +319,16 @@ def _palm_width(image: np.ndarray) -> np.ndarray:
 def _proximal_length(image: np.ndarray, finger: str) -> np.ndarray:
     _, mcp, pip, _, _ = DIGIT_CHAINS[finger]
     return np.asarray(np.linalg.norm(image[:, pip] - image[:, mcp], axis=-1))
+
+
+def _rest_posture(reference: Reference, handedness: str) -> dict[str, float]:
+    """MCP flexion and relative proximal-phalanx image length of the resting hold (computed once)."""
+    key = f"finger_lifting.rest.{handedness}"
+    if key not in reference.derived:
+        assert reference.world is not None and reference.image is not None
+        a0 = compute_finger_angles(reference.world[None], handedness=handedness, mcp_only=True)
+        width0 = _palm_width(reference.image[None])[0]
+        rest = {f"{f}_mcp_flex": float(a0[f"{f}_mcp_flex"][0]) for f in FINGERS}
+        rest.update({f"{f}_length": float(_proximal_length(reference.image[None], f)[0] / width0) for f in FINGERS})
+        reference.derived[key] = rest
+    return dict(reference.derived[key])

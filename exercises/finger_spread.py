@@ -12,7 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from exercises.common import Channels, CycleExercise, HandFrames, Prepared, Reference, RepSpan, nan_stat
+from exercises.common import (
+    Channels,
+    CycleExercise,
+    HandFrames,
+    Prepared,
+    Reference,
+    RepSpan,
+    nan_stat,
+    rest_before,
+    window_extreme,
+)
 from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams
 from tracking.series import FINGERS
@@ -34,12 +44,15 @@ class FingerSpread(CycleExercise):
         return {"spread": abd["index_mcp_abd"] + abd["little_mcp_abd"], **abd}
 
     def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
-        s = prep.smooth
-        i0, ip = span.start_i, span.peak_i
+        s, t = prep.smooth, prep.t
+        top, ip = window_extreme(s["spread"], span.start_i, span.end_i, largest=True)
         return {
-            "spread_deg": float(s["spread"][ip] - s["spread"][i0]),
-            "spread_abs_deg": float(s["spread"][ip]),
-            "abduction_deg": {f: float(s[f"{f}_mcp_abd"][ip] - s[f"{f}_mcp_abd"][i0]) for f in FINGERS},
+            "spread_deg": top - rest_before(t, s["spread"], span.start_i, span.peak_i),
+            "spread_abs_deg": top,
+            "abduction_deg": {
+                f: float(s[f"{f}_mcp_abd"][ip]) - rest_before(t, s[f"{f}_mcp_abd"], span.start_i, span.peak_i)
+                for f in FINGERS
+            },
         }
 
     def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:

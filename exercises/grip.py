@@ -10,7 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from exercises.common import Channels, CycleExercise, HandFrames, Prepared, Reference, RepSpan, nan_stat, window_extreme
+from exercises.common import (
+    Channels,
+    CycleExercise,
+    HandFrames,
+    Prepared,
+    Reference,
+    RepSpan,
+    nan_stat,
+    rest_before,
+    window_extreme,
+)
 from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams
 from metrics.rom import compute_rom
@@ -45,16 +55,14 @@ class Grip(CycleExercise):
         return "pct" if channel == "closure_pct" else "deg"
 
     def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
-        s = prep.smooth
-        peak, _ = window_extreme(s["closure_pct"], span.start_i, span.end_i, largest=True)
-        rest = float(np.nanmin([s["closure_pct"][span.start_i], s["closure_pct"][span.end_i]]))
-        joints = {j: float(s[f"mean_{j}_flex"][span.peak_i]) for j in FULL_FIST_DEG}
-        total_peak = sum(joints.values())
-        total_rest = rest / 100.0 * sum(FULL_FIST_DEG.values())
+        s, t = prep.smooth, prep.t
+        peak, ip = window_extreme(s["closure_pct"], span.start_i, span.end_i, largest=True)
+        rest = rest_before(t, s["closure_pct"], span.start_i, span.peak_i)
+        joints = {j: float(s[f"mean_{j}_flex"][ip]) for j in FULL_FIST_DEG}
         return {
             "closure_pct": peak,
             "release_pct": rest,
-            "rom_deg": total_peak - total_rest,
+            "rom_deg": (peak - rest) / 100.0 * sum(FULL_FIST_DEG.values()),
             **{f"{j}_flex_deg": v for j, v in joints.items()},
         }
 

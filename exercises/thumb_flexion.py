@@ -9,7 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from exercises.common import Channels, CycleExercise, HandFrames, Prepared, Reference, RepSpan, nan_stat, window_extreme
+from exercises.common import (
+    Channels,
+    CycleExercise,
+    HandFrames,
+    Prepared,
+    Reference,
+    RepSpan,
+    nan_stat,
+    rest_before,
+    window_extreme,
+)
 from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams
 from metrics.rom import compute_rom
@@ -43,7 +53,7 @@ class ThumbFlexion(CycleExercise):
         for key, ch in (("mcp_flex_deg", "thumb_mcp_flex"), ("ip_flex_deg", "thumb_ip_flex")):
             out[key], _ = window_extreme(s[ch], span.start_i, span.end_i, largest=True)
         peak, _ = window_extreme(s["thumb_flexion"], span.start_i, span.end_i, largest=True)
-        rest = float(np.nanmin([s["thumb_flexion"][span.start_i], s["thumb_flexion"][span.end_i]]))
+        rest = rest_before(prep.t, s["thumb_flexion"], span.start_i, span.peak_i)
         return {**out, "peak_angle_deg": peak, "rom_deg": peak - rest}
 
     def summary(self, reps: list[dict[str, Any]], prep: Prepared) -> tuple[dict[str, Any], list[str]]:

@@ -113,15 +113,18 @@ def sequence_stats(fingers: Sequence[str]) -> dict[str, Any]:
         Touched fingers in time order.
     """
     done = errors = 0
-    k = 0
+    k, clean = 0, True  # position in the sequence, and whether it has gone in order so far
     for f in fingers:
-        if f == FINGERS[k]:
+        pos = FINGERS.index(f)
+        if pos == k:
             k += 1
-            if k == len(FINGERS):
-                done, k = done + 1, 0
-        else:
+        else:  # out of order: count it once and carry on from where the patient is
             errors += 1
-            k = 1 if f == FINGERS[0] else 0
+            clean = pos == 0
+            k = pos + 1
+        if k == len(FINGERS):
+            done += int(clean)
+            k, clean = 0, True
     stage = max((KAPANDJI_STAGE[f] for f in fingers), default=0)
     furthest = next((f for f in reversed(FINGERS) if f in fingers), None)
     return {"completed_sequences": done, "order_errors": errors, "kapandji_stage": stage, "furthest_finger": furthest}

@@ -105,6 +105,19 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=-1)
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` over the last axis, without its per-call overhead (the live path calls this per frame)."""
+    a, b = np.broadcast_arrays(a, b)
+    return np.stack(
+        (
+            a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+            a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+            a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0],
+        ),
+        axis=-1,
+    )
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.linalg.norm(v, axis=-1, keepdims=True)
@@ -124,12 +137,12 @@ def signed_angle(a: np.ndarray, b: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """
     k = _unit(axis)
     ap, bp = _reject(a, k), _reject(b, k)
-    return np.degrees(np.arctan2(_dot(np.cross(ap, bp), k), _dot(ap, bp)))
+    return np.degrees(np.arctan2(_dot(_cross(ap, bp), k), _dot(ap, bp)))
 
 
 def _angle_3d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Unsigned angle between ``a`` and ``b`` in degrees (atan2 form: accurate near 0 and 180)."""
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), _dot(a, b)))
+    return np.degrees(np.arctan2(np.linalg.norm(_cross(a, b), axis=-1), _dot(a, b)))
 
 
 @dataclass(frozen=True)
@@ -143,7 +156,7 @@ class PalmFrame:
     @property
     def flexion_axis(self) -> np.ndarray:
         """``u x n``: a positive turn about it moves the fingers toward the palm (wrist/finger flexion)."""
-        return np.cross(self.u, self.n)
+        return _cross(self.u, self.n)
 
 
 def _as_frames(world: np.ndarray) -> np.ndarray:
@@ -168,7 +181,7 @@ def compute_palm_frame(world: np.ndarray, *, handedness: str) -> PalmFrame:
     # Index to ring MCP rather than to little: the fifth metacarpal cups when the hand closes and would
     # tilt the palm plane; the second to fourth barely move.
     r = _unit(_reject(w[:, INDEX_MCP] - w[:, RING_MCP], u))
-    n = chirality(handedness) * np.cross(r, u)
+    n = chirality(handedness) * _cross(r, u)
     return PalmFrame(u=u, r=r, n=n)
 
 
@@ -207,7 +220,7 @@ def tip_distances(
         return {f: np.linalg.norm((w[:, FINGERTIPS[f]] - thumb) * weights, axis=-1) / s for f in FINGERS}
 
 
-def compute_finger_angles(world: np.ndarray, *, handedness: str) -> dict[str, np.ndarray]:
+def compute_finger_angles(world: np.ndarray, *, handedness: str, mcp_only: bool = False) -> dict[str, np.ndarray]:
     """Flexion of every finger joint, MCP abduction and thumb CMC angles, per frame.
 
     Parameters
@@ -216,6 +229,8 @@ def compute_finger_angles(world: np.ndarray, *, handedness: str) -> dict[str, np
         World landmarks in metres, NaN where untracked.
     handedness : {'left', 'right'}
         The anatomical hand.
+    mcp_only : bool
+        Only the four ``{finger}_mcp_flex`` (cheaper, for per-frame live use).
 
     Returns
     -------
@@ -242,12 +257,16 @@ def compute_finger_angles(world: np.ndarray, *, handedness: str) -> dict[str, np
             seg_in = _reject(seg, n)
             d = d + np.where(_dot(seg_in, meta_in) < 0, -1.0, 1.0)[:, None] * seg_in
         d = _unit(d)
-        hinge = np.cross(d, n)  # flexion axis of this finger (unit: d is orthogonal to n)
+        hinge = _cross(d, n)  # flexion axis of this finger (unit: d is orthogonal to n)
         out[f"{f}_mcp_flex"] = signed_angle(d, p1, hinge)
+        if mcp_only:
+            continue
         out[f"{f}_pip_flex"] = signed_angle(p1, p2, _reject(hinge, _unit(p1)))
         out[f"{f}_dip_flex"] = signed_angle(p2, p3, _reject(hinge, _unit(p2)))
         away = r if f in ("index", "middle") else -r
         out[f"{f}_mcp_abd"] = np.degrees(np.arctan2(_dot(d, away), _dot(d, u)))
+    if mcp_only:
+        return out
     # Thumb.
     t1 = w[:, THUMB_MCP] - w[:, THUMB_CMC]
     t2 = w[:, THUMB_IP] - w[:, THUMB_MCP]
@@ -260,12 +279,12 @@ def compute_finger_angles(world: np.ndarray, *, handedness: str) -> dict[str, np
     out["thumb_cmc_abd"] = np.degrees(np.arcsin(np.clip(_dot(t1u, n), -1.0, 1.0)))
     # The thumb's palmar side: between the palm normal and the in-palm direction across the palm,
     # orthogonal to the first metacarpal (the thumb pad faces the fingers).
-    palmar = _unit(0.72 * chirality(handedness) * np.cross(n, t1u) + 0.69 * n)
-    thumb_hinge = np.cross(t1u, palmar)
+    palmar = _unit(0.72 * chirality(handedness) * _cross(n, t1u) + 0.69 * n)
+    thumb_hinge = _cross(t1u, palmar)
     for name, a, b in (("thumb_mcp_flex", t1, t2), ("thumb_ip_flex", t2, t3)):
         # Full 3-D angle, signed by how its bending axis lines up with the modelled hinge; a bend about an
         # axis far from the hinge (sideways, i.e. landmark noise) fades to 0 instead of flipping sign.
-        align = _dot(_unit(np.cross(a, b)), _unit(thumb_hinge))
+        align = _dot(_unit(_cross(a, b)), _unit(thumb_hinge))
         out[name] = np.clip(align / 0.5, -1.0, 1.0) * _angle_3d(a, b)
     return out
 

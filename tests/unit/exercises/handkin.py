@@ -108,3 +108,15 @@ def run_live(exercise, series: LandmarkSeries):
     det = exercise.live(handedness=series.handedness)
     states = [det.update(f) for f in frames(series)]
     return det, states
+
+
+def assert_live_matches(exercise, series: LandmarkSeries, analysis) -> None:
+    """The live detector, fed the same frames, counts the same reps at the same peaks (and fingers)."""
+    _, states = run_live(exercise, series)
+    live = [s.last_rep for s in states if s.rep_completed]
+    assert states[-1].rep_count == len(analysis.reps) == len(live)
+    offline = sorted(analysis.reps, key=lambda r: r["peak_s"])
+    live = sorted(live, key=lambda r: r["peak_s"])
+    for a, b in zip(live, offline, strict=True):
+        assert abs(a["peak_s"] - b["peak_s"]) < 1e-9
+        assert a.get("finger") == b.get("finger")

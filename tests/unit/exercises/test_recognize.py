@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+from handkin import series_from_poses
+
+from exercises.recognize import recognize_exercise
+from synth.hand import HandShape
+from synth.scripts import EXERCISES, make_motion
+from tracking.series import LandmarkSeries
+
+# The camera views the synth suite uses by default for each exercise: (view, yaw, pitch, roll).
+VIEWS = {
+    "finger_tapping": ("palm", -35, 0, 0),
+    "thumb_opposition": ("palm", 0, 0, 0),
+    "finger_lifting": ("back", 0, -20, 0),
+    "wrist_flexion": ("palm", -60, 0, 0),
+    "grip": ("palm", 0, 0, 0),
+    "finger_spread": ("palm", 0, 0, 0),
+    "wrist_deviation": ("palm", 0, 0, 0),
+    "pronation_supination": ("back", 0, 0, -80),
+    "thumb_flexion": ("palm", 0, 0, 0),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_recognizes_each_exercise_from_the_movement(exercise):
+    side = "left" if exercise in ("grip", "wrist_flexion", "thumb_opposition") else "right"
+    m = make_motion(exercise, HandShape(side=side), np.random.default_rng(11))
+    view, yaw, pitch, roll = VIEWS[exercise]
+    s = series_from_poses(m.t, m.pose, side=side, view=view, yaw=yaw, pitch=pitch, roll=roll, noise_m=0.0007)
+    name, confidence, scores = recognize_exercise(s)
+    assert name == exercise, scores
+    assert confidence > 0.4
+    assert set(scores) == set(EXERCISES)
+
+
+def test_no_hand_means_no_confidence():
+    s = LandmarkSeries.empty()
+    name, confidence, scores = recognize_exercise(s)
+    assert confidence == 0.0 and name in scores
+
+
+def test_a_still_hand_is_not_recognized_with_confidence():
+    t = np.arange(0, 6, 1 / 30)
+    m = make_motion("grip", HandShape(), np.random.default_rng(1), reps=1)
+    s = series_from_poses(t, np.repeat(m.pose[:1], len(t), axis=0), noise_m=0.0007)
+    _, confidence, _ = recognize_exercise(s)
+    assert confidence < 0.3

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+from handkin import assert_live_matches, bumps, poses, series_from_poses
+
+from exercises.thumb_flexion import ThumbFlexion
+from synth.hand import ANGLE_INDEX, rest_pose
+
+MCP = [45.0, 35.0, 25.0]
+IP = [60.0, 50.0, 40.0]
+
+
+@pytest.mark.parametrize(("side", "view", "yaw"), [("right", "palm", 0.0), ("left", "palm", -35.0)])
+def test_counts_bends_and_measures_mcp_and_ip(side, view, yaw):
+    t = np.arange(0, 7, 1 / 30)
+    base = rest_pose()
+    base[ANGLE_INDEX["thumb_mcp_flex"]] = 0.0
+    base[ANGLE_INDEX["thumb_ip_flex"]] = 0.0
+    c = [1.5, 3.5, 5.5]
+    p = poses(
+        t,
+        base,
+        thumb_mcp_flex=lambda tt: bumps(tt, c, 1.4, MCP),
+        thumb_ip_flex=lambda tt: bumps(tt, c, 1.4, IP),
+        thumb_cmc_flex=lambda tt: bumps(tt, c, 1.4, 20.0),
+    )
+    s = series_from_poses(t, p, side=side, view=view, yaw=yaw)
+    a = ThumbFlexion().analyze(s)
+    assert len(a.reps) == 3
+    np.testing.assert_allclose([r["mcp_flex_deg"] for r in a.reps], MCP, atol=2.0)
+    np.testing.assert_allclose([r["ip_flex_deg"] for r in a.reps], IP, atol=2.0)
+    assert a.metrics["max_mcp_flex_deg"] == pytest.approx(45, abs=2)
+    assert a.metrics["rom"]["thumb_ip_flex"]["normal_positive_deg"] == 80
+    assert_live_matches(ThumbFlexion(), s, a)
