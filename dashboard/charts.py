@@ -80,16 +80,43 @@ def signal_figure(
     return fig
 
 
-def rep_values_figure(
-    values: Sequence[float],
+def rep_extents(signal: Signal, reps: Sequence[Mapping[str, Any]]) -> list[tuple[float, float]]:
+    """Lowest and highest point of the plotted curve within each rep (NaN when untracked throughout).
+
+    This only reads the curve the page already draws, so the rep bars and the signal plot agree.
+    """
+    t = np.asarray(signal.t, float)
+    y = np.asarray(signal.value, float)
+    out = []
+    for rep in reps:
+        inside = y[(t >= rep["start_s"]) & (t <= rep["end_s"])]
+        inside = inside[np.isfinite(inside)]
+        out.append((float(inside.min()), float(inside.max())) if inside.size else (math.nan, math.nan))
+    return out
+
+
+def rep_range_figure(
+    extents: Sequence[tuple[float, float]],
     *,
     label: str,
     unit: str,
     normal_range: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """One bar per rep (e.g. its range of motion) against the normal range."""
-    x = [str(i) for i in range(1, len(values) + 1)]
-    fig = go.Figure(go.Bar(x=x, y=list(values), name=label, marker_color="#2e86de"))
+    """One floating bar per rep, from the lowest to the highest point reached, over the normal range."""
+    x = [str(i) for i in range(1, len(extents) + 1)]
+    lo = [a for a, _ in extents]
+    span = [b - a for a, b in extents]
+    fig = go.Figure(
+        go.Bar(
+            x=x,
+            y=span,
+            base=lo,
+            name="range reached",
+            marker_color="#2e86de",
+            hovertemplate="rep %{x}: %{base:.2f} to %{customdata:.2f}<extra></extra>",
+            customdata=[b for _, b in extents],
+        )
+    )
     if normal_range is not None:
         fig.add_hrect(
             y0=normal_range[0],
@@ -101,10 +128,11 @@ def rep_values_figure(
             annotation_position="top left",
         )
     fig.update_layout(
+        title="Range reached in each repetition",
         xaxis_title="rep",
         yaxis_title=f"{label}{unit_suffix(unit)}",
         height=300,
-        margin={"l": 10, "r": 10, "t": 24, "b": 10},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return fig
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import io
-import math
 import time
 import wave
 from functools import cache
@@ -25,11 +24,15 @@ COUNTER_ID = "rep-counter"
 
 
 @cache
-def tick_sound() -> bytes:
-    """A short soft beep (WAV) played when a rep is counted."""
+def tick_sound(variant: int = 0) -> bytes:
+    """A short soft beep (WAV) played when a rep is counted.
+
+    Two variants (880 and 882 Hz, indistinguishable) alternate so that consecutive ticks are different
+    media files: the browser then starts a fresh player for each one.
+    """
     rate = 22050
     t = np.arange(int(0.12 * rate)) / rate
-    tone = np.sin(2 * np.pi * 880 * t) * np.hanning(len(t)) * 0.4
+    tone = np.sin(2 * np.pi * (880 + 2 * (variant % 2)) * t) * np.hanning(len(t)) * 0.4
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
@@ -117,14 +120,16 @@ def _value_target_input(slot: Any, ex: Any, *, patient_id: str | None) -> float 
     if ex.normal_range is None:
         return None
     lo, hi = ex.normal_range
-    saved = load_value_target(context.data_dir(), patient_id=patient_id, exercise=ex.name)
-    default = saved if saved is not None else float(lo + 0.75 * (hi - lo))
+    data_dir = context.data_dir()
+    saved = load_value_target(data_dir, patient_id=patient_id, exercise=ex.name)
     key = f"live_target_{patient_id}_{ex.name}"
+    st.session_state.setdefault(key, saved if saved is not None else float(lo + 0.75 * (hi - lo)))
+
+    def remember() -> None:
+        save_value_target(data_dir, patient_id=patient_id, exercise=ex.name, value=float(st.session_state[key]))
+
     step = 1.0 if hi - lo > 5 else 0.05
-    value = float(slot.number_input(f"Target: {ex.value_label}", value=default, step=step, key=key))
-    if saved is None or not math.isclose(value, saved):
-        save_value_target(context.data_dir(), patient_id=patient_id, exercise=ex.name, value=value)
-    return value
+    return float(slot.number_input(f"Target: {ex.value_label}", step=step, key=key, on_change=remember))
 
 
 def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: float | None, sound: bool) -> None:
@@ -143,6 +148,7 @@ def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: f
     from exercises.registry import get_exercise
 
     ex = get_exercise(exercise)
+    proc.value_target = value_target  # a changed target shows on the video's gauge too
     panel, sound_slot = st.empty(), st.empty()
     seen = (proc.snapshot().set_id, proc.snapshot().rep_count)
     while True:
@@ -153,7 +159,7 @@ def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: f
             live_html(snap, ex=ex, target=target, value_target=value_target, flash=new_reps), unsafe_allow_html=True
         )
         if new_reps and sound:
-            sound_slot.audio(tick_sound(), format="audio/wav", autoplay=True)
+            sound_slot.audio(tick_sound(snap.rep_count), format="audio/wav", autoplay=True)
         if snap.done:
             break
         time.sleep(REFRESH_S)

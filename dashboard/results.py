@@ -17,8 +17,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard import context
-from dashboard.charts import rep_values_figure, signal_figure
-from dashboard.tables import headline_metrics, metrics_frame, rep_value_key, reps_frame
+from dashboard.charts import rep_extents, rep_range_figure, signal_figure
+from dashboard.tables import headline_metrics, metrics_frame, reps_frame
 from dashboard.uploads import annotated_path, discard
 
 
@@ -138,17 +138,17 @@ def show_item(item: ScoredItem) -> None:
                 ),
                 key=f"{item.key}_signal_{item.revision}",
             )
-        value_key = rep_value_key(result.reps)
-        if value_key is not None:
-            st.plotly_chart(
-                rep_values_figure(
-                    [r[value_key] for r in result.reps],
-                    label=value_key.replace("_", " "),
-                    unit=analysis.signals[0].unit if analysis.signals else "",
-                    normal_range=ex.normal_range,
-                ),
-                key=f"{item.key}_rom_{item.revision}",
-            )
+            if result.reps:
+                main = analysis.signals[0]
+                st.plotly_chart(
+                    rep_range_figure(
+                        rep_extents(main, result.reps),
+                        label=main.name.replace("_", " "),
+                        unit=main.unit,
+                        normal_range=ex.normal_range,
+                    ),
+                    key=f"{item.key}_rom_{item.revision}",
+                )
     with right:
         _show_video(item)
         st.dataframe(metrics_frame(result.metrics), hide_index=True, height=260)
@@ -214,7 +214,9 @@ def _correction_form(item: ScoredItem) -> None:
                 st.error("A repetition must end after it starts.")
         if item.added:
             st.write("To add: " + ", ".join(f"{a:.2f}–{b:.2f} s" for a, b in item.added))
-        author = st.text_input("Your name (kept with the correction)", key="therapist_name", value="therapist")
+        author_key = f"{item.key}_author"
+        st.session_state.setdefault(author_key, st.session_state.get("therapist_name", "therapist"))
+        author = st.text_input("Your name (kept with the correction)", key=author_key)
         rejected = st.session_state.get(f"{item.key}_reject_{item.revision}", [])
         if st.button(
             "Re-score with these corrections",
@@ -222,6 +224,7 @@ def _correction_form(item: ScoredItem) -> None:
             type="primary",
             disabled=not (rejected or item.added),
         ):
+            st.session_state["therapist_name"] = author  # the default for the next correction
             apply_correction(item, rejected=rejected, author=author or "therapist")
             st.rerun()
 

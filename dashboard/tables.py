@@ -11,16 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-# Per-rep field that best says "how far did this rep go", in order of preference (first present wins).
-REP_VALUE_KEYS = ("rom_deg", "amplitude", "lift_angle_deg", "peak_value", "peak_deg")
 _TIME_KEYS = ("start_s", "peak_s", "end_s")
-
-
-def rep_value_key(reps: Sequence[Mapping[str, Any]]) -> str | None:
-    """The per-rep field to plot against the normal range, or None when the reps have none."""
-    if not reps:
-        return None
-    return next((k for k in REP_VALUE_KEYS if k in reps[0]), None)
 
 
 def reps_frame(reps: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

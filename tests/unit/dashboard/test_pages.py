@@ -266,3 +266,31 @@ def test_unset_address_means_every_interface_and_needs_a_password(data_dir: Path
     with streamlit_option("server.address", None):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert at.error and not fake_camera["calls"]
+
+
+def test_gauge_target_is_remembered(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    from dashboard.state import load_value_target
+
+    at = page_test("live").run()
+    key = "live_target_None_finger_tapping"
+    assert load_value_target(data_dir, patient_id=None, exercise="finger_tapping") is None  # nothing written yet
+    at.number_input(key=key).set_value(0.7).run()
+    assert load_value_target(data_dir, patient_id=None, exercise="finger_tapping") == 0.7
+    assert page_test("live").run().number_input(key=key).value == 0.7
+
+
+def test_several_recordings_are_shown_and_corrected_independently(data_dir: Path) -> None:
+    items = [
+        ScoredItem(
+            key=f"k{n}", name=f"clip{n}.mp4", scored=s, original=s, session_id=None, source=None, delete_source=False
+        )
+        for n, s in ((3, scored_taps(3)), (5, scored_taps(5)))
+    ]
+    at = page_test("score")
+    at.session_state["score_items"] = items
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric if m.label == "Repetitions"] == ["3", "5"]
+    at.multiselect(key="k5_reject_0").set_value([2, 3]).run()
+    at.button(key="k5_apply_0").click().run()
+    assert [m.value for m in at.metric if m.label == "Repetitions"] == ["3", "3"]
