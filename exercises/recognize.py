@@ -29,9 +29,11 @@ from exercises.common import (
 )
 from exercises.finger_lifting import STRETCH_DEAD_ZONE, FingerLifting, LiftDetector, lift_angle
 from exercises.grip import Grip
+from exercises.pronation_supination import PronationSupination
 from exercises.thumb_opposition import ThumbOpposition
-from metrics.angles import compute_finger_angles, compute_roll, compute_wrist_angles, tip_distances
+from metrics.angles import compute_finger_angles, compute_wrist_angles
 from metrics.reps import RepParams, find_reps
+from metrics.tapping import TAP_PARAMS, compute_tap_signal
 from tracking.filters import lowpass
 from tracking.series import FINGERS, LandmarkSeries
 
@@ -86,16 +88,15 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
         ``{exercise: {'range': float, 'cycles': float, ...}}``.
     """
     t = np.asarray(series.t, float)
+    tap = compute_tap_signal(series)  # the tapping exercise's own signal, before any smoothing (taps reach 5 Hz)
     # Low-passed landmarks: recognition looks at deliberate movement, not at tracking jitter.
-    world = lowpass(t, np.where(series.present[:, None, None], series.world, np.nan), cutoff_hz=4.0)
-    image = lowpass(t, np.where(series.present[:, None, None], series.image, np.nan), cutoff_hz=4.0)
+    world = lowpass(t, np.where(series.present[:, None, None], series.world, np.nan), cutoff_hz=8.0)
+    image = lowpass(t, np.where(series.present[:, None, None], series.image, np.nan), cutoff_hz=8.0)
     series = series.with_(world=world, image=image)
     hand = series.handedness
     a = compute_finger_angles(world, handedness=hand)
-    d = tip_distances(world)
     grip = Grip().channels(HandFrames(world, np.full((len(world), 21, 2), np.nan)), handedness=hand, reference=None)
     signals: dict[str, np.ndarray] = {
-        "finger_tapping": d["index"],
         "grip": grip["closure_pct"],
         "finger_spread": a["index_mcp_abd"] + a["little_mcp_abd"],
         "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
@@ -107,10 +108,12 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
         wrist = compute_wrist_angles(world, handedness=hand, forearm=ref.hand_axis)
         signals["wrist_flexion"] = wrist.flexion
         signals["wrist_deviation"] = wrist.deviation
-        signals["pronation_supination"] = compute_roll(world, handedness=hand, reference_normal=ref.palm_normal)
+        rotation = PronationSupination().channels(series_frames(series), handedness=hand, reference=ref)
+        signals["pronation_supination"] = rotation["pronation"]
     out: dict[str, dict[str, float]] = {}
     for name, x in signals.items():
         out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
+    out["finger_tapping"] = {"range": _robust_range(tap), "cycles": float(len(find_reps(t, tap, TAP_PARAMS)))}
     # Touches of the thumb on each fingertip (the opposition detector).
     opp = ThumbOpposition()
     raw, _ = compute_channels(series, opp.channels, reference_s=None)
