@@ -33,7 +33,7 @@ class WristDeviation(TwoSidedExercise):
 
     def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
         ch = wrist_channels(frames, handedness=handedness, reference=reference)
-        return {k: ch[k] for k in ("wrist_deviation", "wrist_flexion", "deviation_view")}
+        return {k: ch[k] for k in ("wrist_deviation", "world_flexion", "deviation_view")}
 
     def unit_of(self, channel: str) -> str:
         return "ratio" if channel.endswith("_view") else "deg"

@@ -16,26 +16,68 @@ from __future__ import annotations
 import numpy as np
 
 from exercises.common import Channels, HandFrames, Reference, TwoSidedExercise
-from metrics.angles import compute_wrist_angles
+from metrics.angles import apparent_rotation, compute_wrist_angles
 from metrics.reps import RepParams
+from tracking.series import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, WRIST
 
 __all__ = ["WristFlexion", "wrist_channels"]
 
 
 def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
-    """Wrist flexion and deviation against the forearm (or the neutral hold), plus viewpoint reliability."""
+    """Wrist flexion and deviation against the forearm (or the neutral hold), plus viewpoint reliability.
+
+    ``wrist_flexion`` combines the world-landmark angle with the image foreshortening of the hand's
+    length (wrist to middle MCP) relative to the hold, scaled by the palm's width across the MCPs (which
+    flexion does not change): the larger magnitude, with the world angle's sign (see
+    :func:`metrics.angles.apparent_rotation`). Seen face-on, flexion moves the hand toward the camera,
+    which MediaPipe's depth follows poorly but the image length does. The image estimate is used only when
+    the hand's long axis lay across the image during the hold and the palm's width was visible.
+    """
     n = len(frames)
     if reference is None:
         nan = np.full(n, np.nan)
-        return {"wrist_flexion": nan, "wrist_deviation": nan, "flexion_view": nan, "deviation_view": nan}
+        return {
+            "wrist_flexion": nan,
+            "wrist_deviation": nan,
+            "world_flexion": nan,
+            "length_stretch": nan,
+            "flexion_view": nan,
+            "deviation_view": nan,
+        }
     f = frames.forearm if frames.forearm is not None else reference.hand_axis
     wa = compute_wrist_angles(frames.world, handedness=handedness, forearm=f)
+    stretch = np.full(n, np.nan)
+    flexion = wa.flexion
+    if reference.image is not None and _image_usable(reference):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stretch = _length_ratio(frames.image) / _length_ratio(reference.image[None])[0] - 1.0
+        seen = apparent_rotation(stretch, dead_zone=0.02)
+        with np.errstate(invalid="ignore"):
+            flexion = np.where(np.isfinite(seen), np.sign(wa.flexion) * np.fmax(np.abs(wa.flexion), seen), wa.flexion)
     return {
-        "wrist_flexion": wa.flexion,
+        "wrist_flexion": flexion,
         "wrist_deviation": wa.deviation,
+        "world_flexion": wa.flexion,
+        "length_stretch": stretch,
         "flexion_view": wa.flexion_reliability,
         "deviation_view": wa.deviation_reliability,
     }
+
+
+def _length_ratio(image: np.ndarray) -> np.ndarray:
+    """Image length of the hand (wrist to middle MCP) over the palm's width across the MCPs."""
+    length = np.linalg.norm(image[:, MIDDLE_MCP] - image[:, WRIST], axis=-1)
+    width = np.linalg.norm(image[:, INDEX_MCP] - image[:, PINKY_MCP], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(length / width)
+
+
+def _image_usable(reference: Reference) -> bool:
+    """The hold showed the hand's long axis across the image and the palm's width (not edge-on)."""
+    assert reference.image is not None
+    in_plane = abs(float(reference.hand_axis[2])) < 0.5
+    ratio = float(_length_ratio(reference.image[None])[0])
+    return in_plane and np.isfinite(ratio) and 0.0 < ratio < 2.5
 
 
 class WristFlexion(TwoSidedExercise):
@@ -59,7 +101,7 @@ class WristFlexion(TwoSidedExercise):
         return wrist_channels(frames, handedness=handedness, reference=reference)
 
     def unit_of(self, channel: str) -> str:
-        return "ratio" if channel.endswith("_view") else "deg"
+        return "ratio" if channel.endswith(("_view", "_stretch")) else "deg"
 
     def viewpoint_warning(self, reliability: float) -> str:
         return (

@@ -84,3 +84,13 @@ def test_registered_and_live_prompts(t):
     _, states = run_live(WristFlexion(), s)
     assert states[0].prompt is not None and "still" in states[0].prompt
     assert states[-1].prompt is None and np.isfinite(states[-1].value)
+
+
+def test_face_on_flexion_recovered_from_image_foreshortening(t):
+    # MediaPipe-like compressed depth: the world landmarks see a third of the motion toward the camera.
+    true = series_from_poses(t, poses(t, wrist_flex=flexion), view="palm")
+    damped = series_from_poses(t, poses(t, wrist_flex=lambda tt: flexion(tt) / 3), view="palm")
+    a = WristFlexion().analyze(true.with_(world=damped.world))
+    assert len(a.reps) == 3
+    np.testing.assert_allclose([r["flexion_deg"] for r in a.reps], FLEX, atol=3.0)
+    np.testing.assert_allclose([r["extension_deg"] for r in a.reps], EXT, atol=3.0)
