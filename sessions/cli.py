@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -18,6 +19,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
+
+
+@app.callback()
+def _setup() -> None:
+    quiet_native_stderr()
+
+
+def quiet_native_stderr() -> None:
+    """Keep MediaPipe's native log lines (written straight to file descriptor 2) off the terminal.
+
+    Python's own ``sys.stderr`` moves to a duplicate of the terminal, so our messages, progress bars
+    and any traceback still show; only native writes to fd 2 are discarded. Set
+    ``HANDREHAB_NATIVE_LOGS=1`` to see them.
+    """
+    if os.environ.get("HANDREHAB_NATIVE_LOGS") or not hasattr(sys.stderr, "fileno"):
+        return
+    try:
+        sys.stderr.flush()
+        keep = os.dup(sys.stderr.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured by a test runner)
+        return
+    sys.stderr = os.fdopen(keep, "w", buffering=1, errors="backslashreplace")
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def fail(message: str) -> NoReturn:
