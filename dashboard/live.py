@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import time
 import wave
 from functools import cache
@@ -18,6 +19,8 @@ from dashboard.live_processor import LiveProcessor, LiveSnapshot, SetTarget
 from dashboard.patients import patient_picker
 from dashboard.state import load_value_target, save_value_target
 from dashboard.tables import metrics_frame
+
+log = logging.getLogger(__name__)
 
 REFRESH_S = 0.3  # how often the counter and gauge are redrawn while the camera runs
 COUNTER_ID = "rep-counter"
@@ -222,9 +225,14 @@ def _finish_set(proc: LiveProcessor, snap: LiveSnapshot, *, exercise: str) -> No
             width=series.width,
             height=series.height,
         )
-        scored = score_series(series, video, exercise)
-        summary["result"] = scored.result
-        summary["saved"] = _save_live(scored)
+        try:
+            scored = score_series(series, video, exercise)
+        except Exception as e:  # the patient still gets the count they saw
+            log.exception("scoring the live set failed")
+            summary["saved"] = f"The set could not be analysed, so it was not saved: {e}"
+        else:
+            summary["result"] = scored.result
+            summary["saved"] = _save_live(scored)
     st.session_state["live_summary"] = summary
 
 

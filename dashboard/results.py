@@ -7,6 +7,7 @@ are saved by the store as a new version; the PDF comes from ``sessions.report``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,8 @@ from dashboard import context
 from dashboard.charts import rep_extents, rep_range_figure, signal_figure
 from dashboard.tables import headline_metrics, metrics_frame, reps_frame
 from dashboard.uploads import annotated_path, discard
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,11 +81,15 @@ def score_file(
         scored = score_video(
             path, exercise, hand=hand, max_side=context.settings().max_side, progress=progress_callback(bar, name)
         )
-    except UnusableInputError as e:
+    except Exception as e:  # the raw video must not outlive a failed scoring either
         bar.empty()
-        st.error(f"{name}: {e}")
         if delete_source:
             discard(path, data_dir=context.data_dir())
+        if isinstance(e, UnusableInputError):
+            st.error(f"{name}: {e}")
+        else:
+            log.exception("scoring %s failed", name)
+            st.error(f"{name} could not be scored: {e}")
         return None
     bar.empty()
     session_id = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,10 @@ from typing import Any
 import av
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:  # app.py and dashboard/ live at the repository root, outside the installed packages
-    sys.path.insert(0, str(ROOT))
+from exercises.base import FrameLandmarks
+from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, LandmarkSeries
 
-from exercises.base import FrameLandmarks  # noqa: E402
-from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, LandmarkSeries  # noqa: E402
+ROOT = Path(__file__).resolve().parents[3]  # where app.py and dashboard/ live
 
 FPS = 30
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import math
 
-import dashboard_fakes  # noqa: F401 - puts the repository root (where dashboard/ lives) on sys.path
 import numpy as np
 import pytest
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dashboard_fakes  # noqa: F401 - puts the repository root (where dashboard/ lives) on sys.path
 import numpy as np
 
 from dashboard.guidance import NO_HAND, TOO_DARK, TOO_FAR, framing_prompt, hand_size, mean_brightness

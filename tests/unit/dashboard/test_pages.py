@@ -294,3 +294,32 @@ def test_several_recordings_are_shown_and_corrected_independently(data_dir: Path
     at.multiselect(key="k5_reject_0").set_value([2, 3]).run()
     at.button(key="k5_apply_0").click().run()
     assert [m.value for m in at.metric if m.label == "Repetitions"] == ["3", "3"]
+
+
+def score_garbage(data_dir: str) -> None:
+    from pathlib import Path
+
+    import streamlit as st
+
+    from dashboard.results import score_file
+    from dashboard.uploads import save_upload
+
+    path = save_upload(Path(data_dir), "clip.mp4", b"this is not a video")
+    item = score_file(
+        path,
+        name="clip.mp4",
+        exercise="finger_tapping",
+        hand="auto",
+        patient_id=None,
+        delete_source=True,
+        keep_video=False,
+    )
+    st.write(f"item: {item}")
+
+
+def test_unusable_upload_is_reported_and_deleted(data_dir: Path) -> None:
+    at = AppTest.from_function(score_garbage, args=(str(data_dir),), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith("clip.mp4: ")
+    assert "item: None" in texts(at)
+    assert not any((data_dir / "uploads").iterdir())

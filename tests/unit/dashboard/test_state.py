@@ -4,7 +4,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import dashboard_fakes  # noqa: F401 - puts the repository root (where dashboard/ lives) on sys.path
 import pytest
 
 from dashboard.state import (

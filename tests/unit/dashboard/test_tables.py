@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import dashboard_fakes  # noqa: F401 - puts the repository root (where dashboard/ lives) on sys.path
-
 from dashboard.tables import headline_metrics, metrics_frame, reps_frame
 
 

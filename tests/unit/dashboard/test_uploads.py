@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dashboard_fakes  # noqa: F401 - puts the repository root (where dashboard/ lives) on sys.path
 import pytest
 
 from dashboard.uploads import UploadRejectedError, annotated_path, discard, save_upload
