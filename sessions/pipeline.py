@@ -32,7 +32,7 @@ def score_series(
 ) -> Scored:
     """Analyse an already tracked series (re-scoring and therapist corrections start here)."""
     analysis = get_exercise(exercise).analyze(series, reps=reps)
-    quality = [*warnings, *_tracking_warnings(series)]
+    quality = list(dict.fromkeys([*warnings, *_tracking_warnings(series)]))  # re-scoring passes them back in
     result = SessionResult.from_analysis(analysis, video, series.handedness, series.detection_rate, quality)
     return Scored(result, series, analysis)
 

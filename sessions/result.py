@@ -40,7 +40,7 @@ class SessionResult:
             video=video,
             hand=hand,
             detection_rate=detection_rate,
-            warnings=[*warnings, *analysis.warnings],
+            warnings=list(dict.fromkeys([*warnings, *analysis.warnings])),
             reps=analysis.reps,
             metrics=analysis.metrics,
         )

@@ -14,7 +14,7 @@ from tracking.video import VideoInfo
 
 
 def make(taps: int, target: SetTarget, **kw: object) -> tuple[LiveProcessor, ScriptedTracker]:
-    tracker = ScriptedTracker(taps, **kw)  # type: ignore[arg-type]
+    tracker = ScriptedTracker(taps, **kw)
     proc = LiveProcessor(
         exercise="finger_tapping",
         hand="right",
