@@ -4,7 +4,8 @@
     python -m bench.batch --kill-test 200 [--kills 3]
 
 Throughput: a folder is made from the sample videos (each re-encoded at 640x480 and at 1920x1080,
-H.264; whole clips unless ``--seconds``). In one run, on the same folder:
+H.264; whole clips unless ``--seconds``; ``--copies`` of each so that start-up is amortised as in
+a real batch). In one run, on the same folder:
 
 - naive:  one process; per video ``cv2.VideoCapture`` + ``mediapipe.solutions.hands.Hands(max_num_hands=2)``
           ``.process()`` on every frame (full resolution, the first hand found each frame), then the same
@@ -39,7 +40,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.speed import make_clip
 from sessions.batch import BatchItem, Engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,19 +76,44 @@ def sample_videos(folder: Path, limit: int) -> list[tuple[Path, str]]:
     return found[:limit]
 
 
-def build_folder(samples: list[tuple[Path, str]], root: Path, *, seconds: float | None) -> Path:
-    """640x480 and 1920x1080 versions of each sample, and a manifest naming their exercises."""
+def build_folder(samples: list[tuple[Path, str]], root: Path, *, seconds: float | None, copies: int) -> Path:
+    """640x480 and 1920x1080 versions of each sample (``copies`` of each), and a manifest of exercises."""
     rows = ["path,exercise"]
     for video, exercise in samples:
         with av_open(video) as (fps, _):
             max_frames = None if seconds is None else round(seconds * fps)
         for w, h in SIZES:
-            rel = f"{w}x{h}/{video.stem}.mp4"
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            make_clip(video, root / rel, w, h, max_frames=max_frames)
-            rows.append(f"{rel},{exercise}")
+            first = root / f"{w}x{h}" / f"{video.stem}.mp4"
+            first.parent.mkdir(parents=True, exist_ok=True)
+            make_clip(video, first, w, h, max_frames=max_frames)
+            for c in range(copies):
+                rel = f"{w}x{h}/{video.stem}.mp4" if c == 0 else f"{w}x{h}/copy{c}/{video.stem}.mp4"
+                if c:
+                    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(first, root / rel)
+                rows.append(f"{rel},{exercise}")
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
     return root / "manifest.csv"
+
+
+def make_clip(src: Path, out: Path, width: int, height: int, *, max_frames: int | None = None) -> Path:
+    """Re-encode ``src`` at ``width`` x ``height`` (H.264 CRF 18, same frame times), as a phone would."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        s_in = inp.streams.video[0]
+        s_out = dst.add_stream("libx264", rate=s_in.average_rate or 30)
+        s_out.width, s_out.height, s_out.pix_fmt = width, height, "yuv420p"
+        s_out.options = {"preset": "veryfast", "crf": "18"}
+        for i, frame in enumerate(inp.decode(s_in)):
+            if max_frames is not None and i >= max_frames:
+                break
+            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (width, height), interpolation=cv2.INTER_CUBIC)
+            for p in s_out.encode(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")):
+                dst.mux(p)
+        for p in s_out.encode():
+            dst.mux(p)
+    return out
 
 
 class av_open:  # noqa: N801 - a tiny context manager giving (fps, frames)
@@ -205,7 +230,7 @@ def throughput_bench(args: argparse.Namespace) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
-        manifest = build_folder(samples, work / "clips", seconds=args.seconds)
+        manifest = build_folder(samples, work / "clips", seconds=args.seconds, copies=args.copies)
         items = plan_batch(work / "clips", exercise="auto", manifest=manifest)
         sizes = ", ".join(f"{w}x{h}" for w, h in SIZES)
         print(f"{len(items)} clips ({sizes}) from {len(samples)} samples; {os.cpu_count()} CPUs")
@@ -225,7 +250,7 @@ def throughput_bench(args: argparse.Namespace) -> int:
             )
         print("\nrep counts per clip: naive / ours (most workers) / truth (reps ending within the clip)")
         best = runs[args.workers]
-        for it in items:
+        for it in (it for it in items if "/copy" not in it.rel):  # copies are counted above, not listed
             k = it.rel
             print(f"  {k:40s} {naive.reps[k]:3d} / {best.reps.get(k)} / {truth_reps(samples, it, args.seconds)}")
         target = next((r for r in runs[1:] if r.label.endswith(f"{min(2, args.workers)} workers")), runs[-1])
@@ -276,9 +301,13 @@ def kill_test(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "sessions.cli_batch", str(data), "--manifest", str(data / "manifest.csv")]
     cmd += ["--out", str(out), "--workers", str(args.workers), "--quiet"]
     t0 = time.monotonic()
-    for k in range(args.kills):
+    # Kill points spread over the batch: after a random number of results, plus up to 2 s.
+    targets = sorted(rng.sample(range(1, args.kill_test - len(bad)), args.kills))
+    for k, target in enumerate(targets):
         proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
-        time.sleep(rng.uniform(5, 25))
+        while len(list((out / "results").glob("*.json"))) < target and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0, 2))
         if proc.poll() is not None:
             print(f"run {k + 1} finished before its kill")
             break
@@ -310,6 +339,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", default=str(ROOT / "sample_videos"), help="folder of sample videos (NAME.mp4)")
     p.add_argument("--clips", type=int, default=4, help="how many sample videos to use")
+    p.add_argument("--copies", type=int, default=3, help="copies of each clip (a realistic batch, not 8 videos)")
     p.add_argument("--seconds", type=float, default=None, help="seconds of each sample to use (default: all)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="scale from 1 to this many workers")
     p.add_argument("--ray", action="store_true", help="also run the Ray engine (local) with --workers")
