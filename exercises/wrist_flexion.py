@@ -31,7 +31,7 @@ def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference 
     flexion does not change): the larger magnitude, with the world angle's sign (see
     :func:`metrics.angles.apparent_rotation`). Seen face-on, flexion moves the hand toward the camera,
     which MediaPipe's depth follows poorly but the image length does. The image estimate is used only when
-    the hand's long axis lay across the image during the hold and the palm's width was visible.
+    the hold was seen nearly face-on (see :func:`_image_usable`).
     """
     n = len(frames)
     if reference is None:
@@ -73,11 +73,16 @@ def _length_ratio(image: np.ndarray) -> np.ndarray:
 
 
 def _image_usable(reference: Reference) -> bool:
-    """The hold showed the hand's long axis across the image and the palm's width (not edge-on)."""
+    """The hold was seen nearly face-on: the hand's long axis and its flexion axis both across the image.
+
+    Only then is flexion a rotation toward the camera that foreshortens the hand's length alone; from
+    three-quarters it is partly an in-image rotation, which the world angle follows on its own.
+    """
     assert reference.image is not None
-    in_plane = abs(float(reference.hand_axis[2])) < 0.5
+    axis = np.cross(reference.hand_axis, reference.palm_normal)  # flexion axis of the hold
+    face_on = abs(float(reference.hand_axis[2])) < 0.5 and abs(float(axis[2])) < 0.3
     ratio = float(_length_ratio(reference.image[None])[0])
-    return in_plane and np.isfinite(ratio) and 0.0 < ratio < 2.5
+    return face_on and np.isfinite(ratio) and 0.0 < ratio < 2.5
 
 
 class WristFlexion(TwoSidedExercise):
