@@ -1,7 +1,11 @@
 """Grip: one rep is one fist closure and release.
 
 Closure is the long fingers' mean total flexion (MCP + PIP + DIP) as a percentage of a full fist
-(MCP 85°, PIP 100°, DIP 60°: 245°), so 0 % is a flat open hand and 100 % a tight fist.
+(MCP 85°, PIP 100°, DIP 60°: 245°), so 0 % is a flat open hand and 100 % a tight fist. It uses the
+unsigned angles between adjacent segments (:func:`metrics.angles.compute_segment_angles`): a closing
+hand is where monocular landmarks most often mislay the palm's orientation for a frame (measured on a
+15 fps render: single frames at -30 to -60 % with signed angles), and a fist has no hyperextension to
+tell apart. The per-joint ROM table uses the signed angles (robust percentiles).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from exercises.common import (
     rest_before,
     window_extreme,
 )
-from metrics.angles import compute_finger_angles
+from metrics.angles import compute_finger_angles, compute_segment_angles
 from metrics.reps import RepParams
 from metrics.rom import compute_rom
 from tracking.series import FINGERS
@@ -43,7 +47,8 @@ class Grip(CycleExercise):
 
     def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
         a = compute_finger_angles(frames.world, handedness=handedness)
-        joint_mean = {j: np.mean([a[f"{f}_{j}_flex"] for f in FINGERS], axis=0) for j in FULL_FIST_DEG}
+        seg = compute_segment_angles(frames.world)
+        joint_mean = {j: np.mean([seg[f"{f}_{j}"] for f in FINGERS], axis=0) for j in FULL_FIST_DEG}
         total = sum(joint_mean.values())
         return {
             "closure_pct": 100.0 * total / sum(FULL_FIST_DEG.values()),

@@ -69,6 +69,7 @@ __all__ = [
     "compute_hand_orientation",
     "compute_palm_frame",
     "compute_roll",
+    "compute_segment_angles",
     "compute_wrist_angles",
     "palm_length",
     "signed_angle",
@@ -218,6 +219,28 @@ def tip_distances(
     thumb = w[:, THUMB_TIP]
     with np.errstate(invalid="ignore", divide="ignore"):
         return {f: np.linalg.norm((w[:, FINGERTIPS[f]] - thumb) * weights, axis=-1) / s for f in FINGERS}
+
+
+def compute_segment_angles(world: np.ndarray) -> dict[str, np.ndarray]:
+    """Unsigned angle between adjacent segments of every finger joint (degrees, 0 = straight).
+
+    No palm normal is involved, so a frame where the landmark model mislays the palm's orientation cannot
+    flip a joint's sign; the price is that hyperextension reads as flexion and MCP abduction adds in.
+
+    Returns
+    -------
+    dict
+        ``{finger}_{mcp,pip,dip}`` for the four fingers (the MCP angle uses the wrist -> MCP metacarpal).
+    """
+    w = _as_frames(world)
+    out: dict[str, np.ndarray] = {}
+    for f in FINGERS:
+        chain = DIGIT_CHAINS[f]
+        for j, name in enumerate(("mcp", "pip", "dip"), start=1):
+            a = w[:, chain[j]] - w[:, chain[j - 1]]
+            b = w[:, chain[j + 1]] - w[:, chain[j]]
+            out[f"{f}_{name}"] = _angle_3d(a, b)
+    return out
 
 
 def compute_finger_angles(world: np.ndarray, *, handedness: str, mcp_only: bool = False) -> dict[str, np.ndarray]:
