@@ -19,7 +19,6 @@ from dataclasses import replace
 import numpy as np
 
 from exercises.common import (
-    HandFrames,
     Reference,
     compute_channels,
     estimate_reference,
@@ -28,14 +27,13 @@ from exercises.common import (
     series_frames,
 )
 from exercises.finger_lifting import STRETCH_DEAD_ZONE, FingerLifting, LiftDetector, lift_angle
-from exercises.grip import Grip
 from exercises.pronation_supination import PronationSupination
 from exercises.thumb_opposition import ThumbOpposition
 from metrics.angles import compute_finger_angles, compute_wrist_angles
 from metrics.reps import RepParams, find_reps
 from metrics.tapping import TAP_PARAMS, compute_tap_signal
 from tracking.filters import lowpass
-from tracking.series import FINGERS, LandmarkSeries
+from tracking.series import FINGERS, FINGERTIPS, MIDDLE_MCP, WRIST, LandmarkSeries
 
 __all__ = ["TYPICAL_RANGE", "recognition_features", "recognize_exercise"]
 
@@ -44,7 +42,7 @@ TYPICAL_RANGE = {
     "thumb_opposition": 3.0,  # distinct fingertips touched (of 4), scaled below
     "finger_lifting": 20.0,  # MCP extension of the lifted finger, degrees
     "wrist_flexion": 70.0,  # flexion-extension arc, degrees
-    "grip": 60.0,  # fist closure, percent
+    "grip": 0.8,  # fingertips folding toward the wrist in the image, palm lengths
     "finger_spread": 25.0,  # index + little abduction, degrees
     "wrist_deviation": 30.0,  # radial-ulnar arc, degrees
     "pronation_supination": 90.0,  # forearm rotation arc, degrees
@@ -56,7 +54,7 @@ _MIN_PROMINENCE = {
     "finger_tapping": 0.2,
     "finger_lifting": 8.0,
     "wrist_flexion": 12.0,
-    "grip": 15.0,
+    "grip": 0.2,
     "finger_spread": 8.0,
     "wrist_deviation": 8.0,
     "pronation_supination": 20.0,
@@ -95,9 +93,14 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     series = series.with_(world=world, image=image)
     hand = series.handedness
     a = compute_finger_angles(world, handedness=hand)
-    grip = Grip().channels(HandFrames(world, np.full((len(world), 21, 2), np.nan)), handedness=hand, reference=None)
+    # Fingertip to wrist distance in the image over the palm's image length: a fist folds every fingertip
+    # back toward the wrist whichever side of the hand the camera sees (world depth misses it from behind).
+    pix = series_frames(series).image
+    palm = np.linalg.norm(pix[:, MIDDLE_MCP] - pix[:, WRIST], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curl = np.stack([np.linalg.norm(pix[:, FINGERTIPS[f]] - pix[:, WRIST], axis=-1) / palm for f in FINGERS])
     signals: dict[str, np.ndarray] = {
-        "grip": grip["closure_pct"],
+        "grip": curl.mean(axis=0),
         "finger_spread": a["index_mcp_abd"] + a["little_mcp_abd"],
         "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
     }
@@ -113,7 +116,11 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, x in signals.items():
         out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
-    out["finger_tapping"] = {"range": _robust_range(tap), "cycles": float(len(find_reps(t, tap, TAP_PARAMS)))}
+    out["finger_tapping"] = {
+        "range": _robust_range(tap),
+        "cycles": float(len(find_reps(t, tap, TAP_PARAMS))),
+        "others": _robust_range(curl[1:].mean(axis=0)),  # middle, ring, little: still when tapping
+    }
     # Touches of the thumb on each fingertip (the opposition detector).
     opp = ThumbOpposition()
     raw, _ = compute_channels(series, opp.channels, reference_s=None)
@@ -184,6 +191,7 @@ def recognize_exercise(series: LandmarkSeries) -> tuple[str, float, dict[str, fl
     if opp["range"] <= 1:
         scores["thumb_opposition"] *= 0.3
     scores["finger_tapping"] *= index_share if n_touch else 0.5
+    scores["finger_tapping"] *= float(np.clip(1.0 - (feats["finger_tapping"]["others"] - 0.15) / 0.2, 0.0, 1.0))
     # One finger at a time, lifts spread over several fingers, and no thumb touching a fingertip.
     lf = feats["finger_lifting"]
     scores["finger_lifting"] *= min(lf["fingers"] / 2.0, 1.0) * max(0.0, 1.0 - n_touch / 4.0)
