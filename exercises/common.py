@@ -2,12 +2,14 @@
 
 Live and offline agree by construction because they run the *same* objects in the same order:
 
-1. :class:`ChannelSource` turns frames into named per-frame values ("channels", e.g. the wrist
-   flexion angle) with the exercise's vectorised ``channels`` function. Exercises measured against a
-   neutral pose first collect the frames of the neutral hold (the first ``reference_s`` seconds of
-   tracked hand) and compute a :class:`Reference` from them; those frames are then replayed.
+1. :class:`ChannelSource` turns frames (world and image landmarks, :class:`HandFrames`) into named
+   per-frame values ("channels", e.g. the wrist flexion angle) with the exercise's vectorised
+   ``channels`` function. Exercises measured against a resting or neutral pose first collect the
+   frames of the hold (the first ``reference_s`` seconds of tracked hand) and compute a
+   :class:`Reference` from them; those frames are then replayed.
 2. Every channel goes through a causal median of 3 samples (:class:`Median3`), which removes
-   single-frame tracking glitches at the cost of one frame of delay.
+   single-frame tracking glitches at the cost of one frame of delay, optionally followed by a
+   first-order low-pass (``smooth_s``).
 3. A detector (``update(t, values) -> rep or None``; :class:`CycleDetector` wraps
    :class:`metrics.reps.RepCounter`) counts the reps.
 
