@@ -59,6 +59,7 @@ __all__ = [
     "series_frames",
     "spans_from_events",
     "spans_from_intervals",
+    "without_frames",
 ]
 
 Channels = dict[str, np.ndarray]
@@ -541,6 +542,16 @@ def rest_before(t: np.ndarray, x: np.ndarray, start_i: int, peak_i: int, *, pola
     return rest_level(t, x, onset)
 
 
+def without_frames(analysis: Analysis, intervals: Sequence[tuple[float, float]]) -> Analysis:
+    """Therapist-given reps on a recording without a single frame: the intervals, nothing measured."""
+    rows: list[dict[str, Any]] = [
+        {"start_s": float(a), "end_s": float(b), "peak_s": float(a), "duration_s": float(b) - float(a),
+         "sparc": math.nan, "partly_untracked": True}
+        for a, b in sorted(intervals)
+    ]  # fmt: skip
+    return replace(analysis, reps=rows)
+
+
 def nan_stat(values: Sequence[float], fn: Callable[[np.ndarray], Any] = np.max) -> float:
     """``fn`` over the finite ``values`` (NaN when there are none)."""
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
@@ -623,6 +634,8 @@ class CycleExercise:
         return spans_from_events(events, prep.t, detect[main], polarity=pol, settle=self.settle)
 
     def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
+        if len(series) == 0 and reps:
+            return without_frames(self.analyze(series), reps)
         prep, detect = self.prepare(series)
         spans = self.spans(prep, detect, reps)
         main = self.main_channel()
@@ -789,7 +802,7 @@ class TwoSidedExercise(CycleExercise):
             metrics["viewpoint_reliability"] = reliability
             if math.isfinite(reliability) and reliability < 0.5:
                 warnings.append(self.viewpoint_warning(reliability))
-        if metrics["reference"] == "neutral":
+        if prep.reference is not None and prep.reference.kind == "neutral":
             warnings.append(
                 "Angles are measured against the hand position held at the start (no elbow was visible): "
                 "keep the forearm still during the exercise."

@@ -51,10 +51,12 @@ from exercises.common import (
     run_detector,
     spans_from_events,
     spans_from_intervals,
+    window_extreme,
+    without_frames,
 )
 from metrics.angles import apparent_rotation, compute_finger_angles
 from metrics.reps import RepCounter, RepParams
-from tracking.filters import lowpass, time_derivative
+from tracking.filters import lowpass
 from tracking.series import DIGIT_CHAINS, FINGERS, INDEX_MCP, PINKY_MCP, LandmarkSeries
 
 __all__ = ["REFERENCE_S", "FingerLifting", "LiftDetector", "individuation_index", "lift_angle"]
@@ -223,6 +225,8 @@ class FingerLifting:
         return ExerciseLive(self, handedness=handedness)
 
     def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
+        if len(series) == 0 and reps:
+            return without_frames(self.analyze(series), reps)
         raw, reference = compute_channels(series, self.channels, reference_s=self.reference_s)
         t = np.asarray(series.t, float)
         filtered = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
@@ -249,22 +253,12 @@ class FingerLifting:
         rows = []
         for s in spans:
             f = s.extra["finger"]
-            x = smooth[f]
-            peak = float(np.nanmax(x[s.start_i : s.end_i + 1]))
-            rest = rest_before(t, x, s.start_i, s.peak_i)
-            speed = np.abs(time_derivative(t, x))
+            x = smooth[f] if f is not None else smooth["highest"]
             row: dict[str, Any] = {"start_s": s.start_s, "end_s": s.end_s, "peak_s": s.peak_s, "finger": f}
-            row.update(rep_quality(t, x, series.present, s, speed=speed))
-            row["lift_angle_deg"] = peak - rest
-            ext = filtered[f"ext_{f}"]
-            row["world_lift_deg"] = float(
-                np.nanmax(ext[s.start_i : s.end_i + 1]) - rest_before(t, ext, s.start_i, s.peak_i)
-            )
-            row["others_deg"] = {
-                g: float(np.nanmax(smooth[g][s.start_i : s.end_i + 1]) - rest_before(t, smooth[g], s.start_i, s.peak_i))
-                for g in FINGERS
-                if g != f
-            }
+            row.update(rep_quality(t, x, series.present, s))
+            row["lift_angle_deg"] = _rise(t, x, s)
+            row["world_lift_deg"] = _rise(t, filtered[f"ext_{f}"], s) if f is not None else math.nan
+            row["others_deg"] = {g: _rise(t, smooth[g], s) for g in FINGERS if g != f}
             rows.append(row)
         lifted = [r["finger"] for r in rows]
         source, motion = _coupling_signals(filtered, rows)
@@ -299,6 +293,12 @@ class FingerLifting:
         return RepSpan(span.start_i, span.peak_i, span.end_i, span.start_s, span.peak_s, span.end_s, {"finger": finger})
 
 
+def _rise(t: np.ndarray, x: np.ndarray, span: RepSpan) -> float:
+    """How far ``x`` rose over a rep above the rest it started from (NaN when untracked)."""
+    top, _ = window_extreme(x, span.start_i, span.end_i, largest=True)
+    return top - rest_before(t, x, span.start_i, span.peak_i)
+
+
 def _coupling_signals(filtered: Channels, rows: list[dict[str, Any]]) -> tuple[str, dict[str, np.ndarray]]:
     """The per-finger signal the individuation index regresses: world extension or image stretch.
 
@@ -308,6 +308,7 @@ def _coupling_signals(filtered: Channels, rows: list[dict[str, Any]]) -> tuple[s
     proportional to small rotations of fingers at the same inclination.
     """
     world_share = [r["world_lift_deg"] / r["lift_angle_deg"] for r in rows if r["lift_angle_deg"] > 0]
+    world_share = [v for v in world_share if math.isfinite(v)]
     if world_share and float(np.nanmedian(world_share)) >= 0.5:
         return "world", {f: filtered[f"ext_{f}"] for f in FINGERS}
     return "image", {f: filtered[f"stretch_{f}"] for f in FINGERS}

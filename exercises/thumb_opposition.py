@@ -37,6 +37,7 @@ from exercises.common import (
     run_detector,
     spans_from_events,
     spans_from_intervals,
+    without_frames,
 )
 from metrics.angles import tip_distances
 from metrics.reps import RepCounter, RepParams
@@ -165,6 +166,8 @@ class ThumbOpposition:
         return ExerciseLive(self, handedness=handedness)
 
     def analyze(self, series: LandmarkSeries, *, reps: Sequence[tuple[float, float]] | None = None) -> Analysis:
+        if len(series) == 0 and reps:
+            return without_frames(self.analyze(series), reps)
         raw, _ = compute_channels(series, self.channels, reference_s=None)
         t = np.asarray(series.t, float)
         smooth = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
