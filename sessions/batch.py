@@ -296,7 +296,8 @@ def score_item(
     """Score one video; never raises for a bad video (the error is in the outcome).
 
     ``notify(kind, value)`` receives ``("duration", seconds or None)`` once the file is probed (the
-    pool sets the time limit from it) and throttled ``("progress", frames_done)`` while tracking.
+    pool sets the time limit from it) and, at most four times a second, ``("progress", (done, total))``
+    frames while tracking.
     """
     from sessions.pipeline import score_video
 

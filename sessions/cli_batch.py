@@ -17,6 +17,9 @@ err = Console(stderr=True)
 
 
 def batch(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (created; a rerun resumes in it).", show_default=False)
+    ],
     source: Annotated[
         str | None,
         typer.Argument(
@@ -26,9 +29,6 @@ def batch(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; a rerun resumes in it).")] = Path(
-        "handrehab-batch"
-    ),
     exercise: Annotated[
         str, typer.Option("--exercise", "-e", help="Exercise name, or 'auto' to recognise it per video.")
     ] = "auto",
