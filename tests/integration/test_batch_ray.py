@@ -36,8 +36,8 @@ def test_ray_and_local_engines_give_identical_tables(base_clips: list[tuple[Path
             pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local/errors.csv"), pd.read_csv(tmp_path / "ray/errors.csv"))
     for it in items[:1]:
-        a = (tmp_path / "local" / "results" / f"{it.key}.json").read_text()
-        assert a == (tmp_path / "ray" / "results" / f"{it.key}.json").read_text()
+        text = (tmp_path / "local" / "results" / f"{it.key}.json").read_text()
+        assert text == (tmp_path / "ray" / "results" / f"{it.key}.json").read_text()
 
     # Resumable in the same way: a second Ray run over finished work starts no task (and no Ray).
     again = run_batch(items, tmp_path / "ray", workers=2, engine="ray")
