@@ -11,7 +11,6 @@ not grow with duration; the 1-hour figure is then the longest run's peak plus th
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,17 +30,22 @@ def make_video(path: Path, *, minutes: float, height: int, fps: int = 30) -> Pat
 
 
 def peak_rss_mb(video: Path) -> tuple[float, float]:
-    """Score ``video`` in a fresh process; return (peak RSS in MB, seconds)."""
-    t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
-        [sys.executable, "-m", "sessions.cli", "score", str(video), "--json", "-"],
-        check=True,
-        stdout=subprocess.DEVNULL,
+    """Score ``video`` in a fresh process; return (its peak RSS in MB, seconds).
+
+    A small intermediate process runs the scorer so that its children's peak is this run's alone.
+    """
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the max over all children so far: run the lengths in increasing order.
-    return max(after, before) / 1024, time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "sessions.cli", "score", str(video), "--json", "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.split()[-1]) / 1024, time.perf_counter() - t0
 
 
 def main() -> int:
