@@ -35,6 +35,7 @@ from tracking.filters import lowpass, time_derivative
 from tracking.series import LandmarkSeries
 
 __all__ = [
+    "CausalStage",
     "ChannelSource",
     "Channels",
     "CycleDetector",
@@ -56,6 +57,7 @@ __all__ = [
     "rest_before",
     "rest_level",
     "run_detector",
+    "run_stage",
     "series_frames",
     "spans_from_events",
     "spans_from_intervals",
@@ -175,6 +177,26 @@ class HandFrames:
         return cls(np.full((n, 21, 3), np.nan), np.full((n, 21, 2), np.nan))
 
 
+class CausalStage(Protocol):
+    """An optional stateful step between the channels and the median filter.
+
+    It runs frame by frame in time order on both paths (e.g. keeping a sign continuous where a per-frame
+    estimate cannot).
+    """
+
+    def update(self, t: float, values: dict[str, float]) -> dict[str, float]: ...
+
+
+def run_stage(stage: CausalStage, t: np.ndarray, channels: Mapping[str, np.ndarray]) -> Channels:
+    """Offline: feed whole channel arrays to ``stage`` sample by sample, as the live source does."""
+    keys = list(channels)
+    cols = [np.asarray(channels[k], float) for k in keys]
+    rows = [
+        stage.update(float(ti), {k: float(c[i]) for k, c in zip(keys, cols, strict=True)}) for i, ti in enumerate(t)
+    ]
+    return {k: np.array([r[k] for r in rows], float) for k in (rows[0] if rows else keys)}
+
+
 class ChannelFunction(Protocol):
     def __call__(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels: ...
 
@@ -276,9 +298,11 @@ class ChannelSource:
         reference_s: float | None,
         max_gap_s: float = 0.3,
         smooth_s: float = 0.0,
+        stage: CausalStage | None = None,
     ) -> None:
         self.channels = channels
         self._smooth_s = smooth_s
+        self._stage = stage
         self.handedness = handedness
         self.reference_s = reference_s
         self.reference: Reference | None = None
@@ -326,6 +350,8 @@ class ChannelSource:
                 frames = replace(frames, forearm=None)
             raw = self.channels(frames, handedness=self.handedness, reference=self.reference)
             values = {k: float(np.asarray(v)[0]) for k, v in raw.items()}
+        if self._stage is not None:
+            values = self._stage.update(frame.t, values)
         out = {}
         for k, x in values.items():
             m = self._medians.setdefault(k, Median3(max_gap_s=self._max_gap_s, smooth_s=self._smooth_s))
@@ -617,10 +643,17 @@ class CycleExercise:
     def detector(self) -> Detector:
         return CycleDetector(self.main_channel(), self.params)
 
+    def stage(self) -> CausalStage | None:
+        """A fresh stateful step between channels and filtering, if the exercise needs one."""
+        return None
+
     def prepare(self, series: LandmarkSeries) -> tuple[Prepared, Channels]:
         """Channels for ``series``: the prepared (offline) data and the median-filtered detection input."""
         raw, reference = compute_channels(series, self.channels, reference_s=self.reference_s)
         t = np.asarray(series.t, float)
+        stage = self.stage()
+        if stage is not None:
+            raw = run_stage(stage, t, raw)
         smooth = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
         detect = median3_channels(t, raw, max_gap_s=self.params.max_gap_s, smooth_s=self.smooth_s)
         return Prepared(series, t, raw, smooth, reference), detect
@@ -712,6 +745,7 @@ class ExerciseLive:
                 reference_s=self.exercise.reference_s,
                 max_gap_s=self.exercise.params.max_gap_s,
                 smooth_s=self.exercise.smooth_s,
+                stage=self.exercise.stage() if hasattr(self.exercise, "stage") else None,
             )
         completed = False
         samples = [] if self.source is None else self.source.push(frame)

@@ -10,10 +10,13 @@ the palm turns away from the camera (measured on a render: -8° for a -68° supi
 foreshortening of the palm's width across the MCPs in the image relative to the hold
 (:func:`metrics.angles.apparent_rotation`; the palm's length lies along the rotation axis and is the
 scale), which assumes the palm or the back of the hand faced the camera during the hold and is
-ignored otherwise. The larger magnitude is taken, with the world estimate's sign.
+ignored otherwise. The larger magnitude is taken, with the world estimate's sign while the palm is not
+near edge-on and the last such sign beyond that (:class:`SignKeeper`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -46,7 +49,13 @@ class PronationSupination(TwoSidedExercise):
         n = len(frames)
         if reference is None or reference.image is None:
             nan = np.full(n, np.nan)
-            return {"pronation": nan, "world_pronation": nan, "width_stretch": nan, "axis_view": nan}
+            return {
+                "pronation": nan,
+                "world_pronation": nan,
+                "image_rotation": nan,
+                "width_stretch": nan,
+                "axis_view": nan,
+            }
         world = -compute_roll(frames.world, handedness=handedness, reference_normal=reference.palm_normal)
         ratio = _width_ratio(frames.image)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -59,14 +68,46 @@ class PronationSupination(TwoSidedExercise):
             combined = np.where(np.isfinite(seen), np.sign(world) * np.fmax(np.abs(world), seen), world)
         axis = compute_palm_frame(frames.world, handedness=handedness).u
         return {
-            "pronation": combined,
+            "pronation": combined,  # per frame; SignKeeper makes its sign continuous
             "world_pronation": world,
+            "image_rotation": seen,
             "width_stretch": stretch,
             "axis_view": viewpoint_reliability(axis),
         }
 
+    def stage(self) -> SignKeeper:
+        return SignKeeper()
+
     def unit_of(self, channel: str) -> str:
         return "ratio" if channel.endswith(("_view", "_stretch")) else "deg"
+
+
+class SignKeeper:
+    """Keeps the direction of rotation continuous through the far end of the movement.
+
+    Near edge-on (image rotation beyond ``trust_below`` degrees) MediaPipe's palm normal can flip and
+    the world estimate's sign with it (measured on a render: +25..+90 for a true -76 supination); the
+    rotation cannot change direction without coming back through the small angles where the world sign
+    is reliable, so there the sign is kept from the last trusted frame.
+    """
+
+    def __init__(self, *, trust_below: float = 45.0, max_gap_s: float = 0.3) -> None:
+        self.trust_below = trust_below
+        self.max_gap_s = max_gap_s
+        self._sign = 0.0
+        self._last_t = math.nan
+
+    def update(self, t: float, values: dict[str, float]) -> dict[str, float]:
+        world, seen = values["world_pronation"], values["image_rotation"]
+        if not math.isfinite(world):
+            return values
+        if math.isfinite(self._last_t) and t - self._last_t > self.max_gap_s:
+            self._sign = 0.0
+        self._last_t = t
+        if not math.isfinite(seen) or seen < self.trust_below or self._sign == 0.0:
+            self._sign = 1.0 if world >= 0 else -1.0
+        magnitude = max(abs(world), seen) if math.isfinite(seen) else abs(world)
+        return {**values, "pronation": self._sign * magnitude}
 
 
 def _width_ratio(image: np.ndarray) -> np.ndarray:
