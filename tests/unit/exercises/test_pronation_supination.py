@@ -37,3 +37,17 @@ def test_image_foreshortening_recovers_rotation_the_world_landmarks_miss():
     a = PronationSupination().analyze(s)
     assert len(a.reps) == 3
     np.testing.assert_allclose([r["supination_deg"] for r in a.reps], SUP, atol=3.0)
+
+
+def test_rotation_keeps_its_sign_when_the_world_palm_flips_near_edge_on():
+    # Near edge-on a monocular model can mirror the hand in depth for a few frames: the world palm normal
+    # then flips; the rotation must not jump from -65 to +65 degrees.
+    t = np.arange(0, 10, 1 / 30)
+    s = series_from_poses(t, poses(t, pronation=rotation), view="back", roll=-80.0)
+    world = s.world.copy()
+    deep = rotation(t) < -55
+    world[deep, :, 2] *= -1  # depth-mirrored frames
+    a = PronationSupination().analyze(s.with_(world=world))
+    assert len(a.reps) == 3
+    np.testing.assert_allclose([r["supination_deg"] for r in a.reps], SUP, atol=4.0)
+    assert_live_matches(PronationSupination(), s.with_(world=world), a)
