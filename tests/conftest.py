@@ -3,7 +3,8 @@
 The PostgreSQL cluster is made with the server's own ``initdb``/``pg_ctl`` (Debian: package ``postgresql``)
 in a temporary folder, listens on 127.0.0.1 on a free port with trust authentication, and is stopped and
 deleted at the end. As root the server runs as the ``postgres`` user (it refuses to run as root).
-Tests that need it are marked ``postgres``; without the server binaries they are skipped with the reason.
+Tests that need it are marked ``postgres``; without the server binaries they are skipped with the reason
+(and fail under CI, whose set-up installs the server).
 """
 
 from __future__ import annotations
@@ -87,7 +88,10 @@ def postgres_server() -> Iterator[str]:
     """Base URL (no database) of a throwaway PostgreSQL server running for the test session."""
     bindir = _pg_bindir()
     if bindir is None or not (bindir / "initdb").exists():
-        pytest.skip("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
+        message = "PostgreSQL server binaries not found (Debian: apt-get install postgresql; make test installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it: a missing server is a broken set-up, not a reason to skip
+        pytest.skip(message)
     cluster = _Cluster(bindir)
     try:
         cluster.start()
@@ -140,3 +144,17 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """The URL of an empty database, once on SQLite and once on PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "pg_url"
     return str(request.getfixturevalue(name))
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Restore ``__main__`` after each test.
+
+    Streamlit's AppTest runs page scripts as ``__main__``; left in place, every later ``spawn``-started
+    worker process would re-run that script at start-up.
+    """
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -78,7 +79,9 @@ def test_new_set_restarts_the_counter_and_the_recording() -> None:
 
 def test_only_the_newest_queued_frame_is_processed() -> None:
     proc, tracker = make(3, SetTarget(reps=None))
-    out = asyncio.run(proc.recv_queued([video_frame(i) for i in range(5)]))
+    # In a thread of its own: an earlier test's browser driver may leave an event loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        out = pool.submit(asyncio.run, proc.recv_queued([video_frame(i) for i in range(5)])).result()
     assert len(out) == 1 and out[0].pts == 4
     assert len([t for t in tracker.calls if t >= 0]) == 1  # the other call is the warm-up before any frame
     snap = proc.snapshot()
