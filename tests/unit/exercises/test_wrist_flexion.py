@@ -79,7 +79,7 @@ def test_small_slow_reps_count_and_jitter_does_not(t):
 
 def test_registered_and_live_prompts(t):
     ex = get_exercise("wrist_flexion")
-    assert ex.needs_pose is True
+    assert getattr(ex, "needs_pose", False) is True  # how the pipeline asks for MediaPipe Pose
     s = series_from_poses(t[:60], poses(t[:60]), view="side")
     _, states = run_live(WristFlexion(), s)
     assert states[0].prompt is not None and "still" in states[0].prompt
