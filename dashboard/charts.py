@@ -117,16 +117,7 @@ def rep_range_figure(
             customdata=[b for _, b in extents],
         )
     )
-    if normal_range is not None:
-        fig.add_hrect(
-            y0=normal_range[0],
-            y1=normal_range[1],
-            fillcolor=NORMAL_FILL,
-            line_width=0,
-            layer="below",
-            annotation_text="normal range",
-            annotation_position="top left",
-        )
+    add_normal_band(fig, normal_range, label="normal range")
     fig.update_layout(
         title="Range reached in each repetition",
         xaxis_title="rep",
@@ -191,16 +182,7 @@ def history_figure(
 ) -> go.Figure:
     """One metric over a patient's sessions."""
     fig = go.Figure(go.Scatter(x=list(dates), y=list(values), mode="lines+markers", name=label))
-    if normal_range is not None:
-        fig.add_hrect(
-            y0=normal_range[0],
-            y1=normal_range[1],
-            fillcolor=NORMAL_FILL,
-            line_width=0,
-            layer="below",
-            annotation_text="normal",
-            annotation_position="top left",
-        )
+    add_normal_band(fig, normal_range, label="normal")
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if finite and min(finite) >= 0:
         fig.update_yaxes(rangemode="tozero")  # a small change should look small
@@ -211,3 +193,18 @@ def history_figure(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return fig
+
+
+def add_normal_band(fig: go.Figure, normal_range: tuple[float, float] | None, *, label: str) -> None:
+    """Shade the normal range behind the data (nothing when the exercise has none)."""
+    if normal_range is None:
+        return
+    fig.add_hrect(
+        y0=normal_range[0],
+        y1=normal_range[1],
+        fillcolor=NORMAL_FILL,
+        line_width=0,
+        layer="below",
+        annotation_text=label,
+        annotation_position="top left",
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from sessions.cli_common import err, fail
 
 app = typer.Typer(
     name="handrehab",
@@ -18,7 +20,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
 
 
 @app.callback()
@@ -44,12 +45,6 @@ def quiet_native_stderr() -> None:
     sys.stderr = os.fdopen(keep, "w", buffering=1, errors="backslashreplace")
     os.dup2(devnull, 2)
     os.close(devnull)
-
-
-def fail(message: str) -> NoReturn:
-    """One line on stderr starting ``error:``, exit code 2, no traceback."""
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @app.command()

@@ -7,13 +7,13 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True)
+from sessions.cli_common import err, fail
 
 
 def batch(
@@ -64,19 +64,19 @@ def batch(
     if ray_address is not None:
         engine = "ray"
     if engine not in ("local", "ray"):
-        _fail(f"--engine must be local or ray, not {engine!r}")
+        fail(f"--engine must be local or ray, not {engine!r}")
     if hand not in ("auto", "left", "right"):
-        _fail(f"--hand must be auto, left or right, not {hand!r}")
+        fail(f"--hand must be auto, left or right, not {hand!r}")
     if workers is not None and workers < 1:
-        _fail("--workers must be at least 1")
+        fail("--workers must be at least 1")
     if timeout is not None and timeout <= 0:
-        _fail("--timeout must be positive")
+        fail("--timeout must be positive")
     if max_side < 64:
-        _fail("--max-side must be at least 64 pixels")
+        fail("--max-side must be at least 64 pixels")
     try:
         items = plan_batch(source, exercise=exercise, hand=hand, manifest=manifest)
     except BatchInputError as e:
-        _fail(str(e))
+        fail(str(e))
     _check_exercises({it.exercise for it in items})
     display = BatchProgress(enabled=not quiet)
     # A scheduler's SIGTERM (SLURM, Kubernetes) stops the batch like Ctrl-C: the tables are still rebuilt.
@@ -96,7 +96,7 @@ def batch(
                 on_event=display.on_event,
             )
     except BatchInputError as e:
-        _fail(str(e))
+        fail(str(e))
     except KeyboardInterrupt:  # while the tables were being written: the next run rewrites them
         err.print("[yellow]interrupted:[/] run the same command again to finish")
         raise typer.Exit(130) from None
@@ -109,20 +109,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 def _check_exercises(names: set[str]) -> None:
     from exercises.registry import exercise_names
 
     known = set(exercise_names())
     unknown = sorted(n for n in names if n != "auto" and n not in known)
     if unknown:
-        _fail(f"unknown exercise {', '.join(map(repr, unknown))}; choose one of: auto, {', '.join(sorted(known))}")
+        fail(f"unknown exercise {', '.join(map(repr, unknown))}; choose one of: auto, {', '.join(sorted(known))}")
     if "auto" in names and importlib.util.find_spec("exercises.recognize") is None:
-        _fail("--exercise auto needs exercise recognition, which this installation lacks; name the exercise")
+        fail("--exercise auto needs exercise recognition, which this installation lacks; name the exercise")
 
 
 class BatchProgress:

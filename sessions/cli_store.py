@@ -19,12 +19,13 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from sessions.cli_common import err, fail
 from sessions.store import SIDES, Store, StoreError, open_store
 
 DbOption = Annotated[
@@ -41,7 +42,6 @@ SinceOption = Annotated[
 patients_app = typer.Typer(help="Add, list, show and delete patients.", no_args_is_help=True)
 sessions_app = typer.Typer(help="List, show, export and delete stored sessions.", no_args_is_help=True)
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
 
 
 def mount(app: typer.Typer) -> None:
@@ -52,22 +52,17 @@ def mount(app: typer.Typer) -> None:
     app.command("rescore")(rescore_command)
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 @contextlib.contextmanager
 def _opened(db: str | None) -> Iterator[Store]:
     """The store, with store errors turned into one ``error:`` line and exit code 2."""
     try:
         store = open_store(db)
     except StoreError as e:
-        _fail(str(e))
+        fail(str(e))
     try:
         yield store
     except StoreError as e:
-        _fail(str(e))
+        fail(str(e))
     finally:
         store.close()
 
@@ -249,7 +244,7 @@ def sessions_export(
     from sessions.export import export_document, select_records, write_csv, write_json
 
     if fmt not in ("csv", "json"):
-        _fail(f"--format must be csv or json, not {fmt!r}")
+        fail(f"--format must be csv or json, not {fmt!r}")
     with _opened(db) as store:
         records = select_records(store, session_ids=session_ids, patient_id=patient, exercise=exercise, since=since)
         if fmt == "json":
@@ -260,7 +255,7 @@ def sessions_export(
                 err.print(f"wrote {write_json(doc, out_path)} ({len(records)} sessions)", highlight=False)
             return
     if out_path == "-":
-        _fail("CSV export writes two files; give a folder with --out")
+        fail("CSV export writes two files; give a folder with --out")
     paths = write_csv(records, out_path or ".")
     err.print(f"wrote {', '.join(map(str, paths))} ({len(records)} sessions)", highlight=False)
 
@@ -299,9 +294,9 @@ def report(
     from sessions.report import progress_report, session_report
 
     if (session_id is None) == (patient is None):
-        _fail("give either a SESSION_ID or --patient ID")
+        fail("give either a SESSION_ID or --patient ID")
     if out_path is not None and out_path.suffix.lower() != ".pdf":
-        _fail(f"--out must be a .pdf file, not {out_path}")
+        fail(f"--out must be a .pdf file, not {out_path}")
     with _opened(db) as store:
         if session_id is not None:
             path = session_report(store, session_id, out_path or Path(f"session-{session_id}.pdf"), version=version)
