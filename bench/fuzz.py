@@ -48,10 +48,12 @@ def _decode_all(paths: list[str], max_frames: int) -> None:
     for p in paths:
         try:
             _, frames = read_video(p, max_side=320)
-            for i, (_, rgb) in enumerate(frames):
-                assert rgb.ndim == 3 and rgb.dtype == np.uint8
-                if i >= max_frames:
-                    break
+            # Closed on the early break: a decoder thread still inside FFmpeg at process exit aborts it.
+            with frames:
+                for i, (_, rgb) in enumerate(frames):
+                    assert rgb.ndim == 3 and rgb.dtype == np.uint8
+                    if i >= max_frames:
+                        break
         except UnusableInputError:
             pass
 

@@ -34,7 +34,7 @@ def annotate_video(src: str | Path, scored: Scored, out: str | Path, *, max_side
     os.chmod(tmp, default_file_mode())
     try:
         _, frames = read_video(src, max_side=max_side)
-        with av.open(tmp, "w", format="mp4") as container:
+        with frames, av.open(tmp, "w", format="mp4") as container:  # an encoding error also stops the decoder
             stream = None
             for i, (t, rgb) in enumerate(frames):
                 if stream is None:
