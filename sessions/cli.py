@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sessions.cli_common import err, fail
+from sessions.cli_common import STORE_RETRY_S, err, fail
 
 app = typer.Typer(
     name="handrehab",
@@ -86,25 +86,35 @@ def score(
     except OSError as e:
         fail(f"cannot read {video}: {e.strerror or e}")
     result = scored.result
-    if landmarks is not None:
-        save_series(scored.series, landmarks)
-    if annotate is not None:
-        from sessions.annotate import annotate_video
+    try:
+        if landmarks is not None:
+            save_series(scored.series, landmarks)
+        if annotate is not None:
+            from sessions.annotate import annotate_video
 
-        annotate_video(video, scored, annotate, max_side=max_side)
+            annotate_video(video, scored, annotate, max_side=max_side)
+        if json_out is not None and json_out != "-":
+            write_atomic(Path(json_out), (result.to_json() + "\n").encode())
+    except OSError as e:  # a full disk, a folder that cannot be written
+        fail(f"cannot write {e.filename or 'the output'}: {e.strerror or e}")
     if json_out == "-":
         sys.stdout.write(result.to_json() + "\n")
     else:
-        if json_out is not None:
-            write_atomic(Path(json_out), (result.to_json() + "\n").encode())
         print_summary(result)
     if patient and not no_save:
-        from sessions.store import open_store
+        from sessions.store import StoreError, open_store
 
-        store = open_store(db)
-        sid = store.save_scored(
-            scored, patient_id=patient, source="cli", video_path=video if keep_video else None, keep_video=keep_video
-        )
+        try:
+            with open_store(db, max_retry_s=STORE_RETRY_S) as store:
+                sid = store.save_scored(
+                    scored,
+                    patient_id=patient,
+                    source="cli",
+                    video_path=video if keep_video else None,
+                    keep_video=keep_video,
+                )
+        except StoreError as e:  # no such patient, disk full, database locked: nothing was saved
+            fail(str(e))
         err.print(f"saved session {sid} for patient {patient}")
 
 

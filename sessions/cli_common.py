@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 
 err = Console(stderr=True)
+# How long a command keeps retrying a database locked by another program: someone is waiting at the terminal.
+STORE_RETRY_S = 5.0
 
 
 def fail(message: str) -> NoReturn:

@@ -25,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sessions.cli_common import err, fail
+from sessions.cli_common import STORE_RETRY_S, err, fail
 from sessions.store import SIDES, Store, StoreError, open_store
 
 DbOption = Annotated[
@@ -56,7 +56,7 @@ def mount(app: typer.Typer) -> None:
 def _opened(db: str | None) -> Iterator[Store]:
     """The store, with store errors turned into one ``error:`` line and exit code 2."""
     try:
-        store = open_store(db)
+        store = open_store(db, max_retry_s=STORE_RETRY_S)
     except StoreError as e:
         fail(str(e))
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import errno
 import functools
 import hashlib
 import json
@@ -541,6 +542,7 @@ def open_store(
     *,
     files_dir: str | os.PathLike[str] | None = None,
     busy_timeout_s: float = 30.0,
+    max_retry_s: float = 120.0,
     upgrade: bool = True,
 ) -> Store:
     """Open (creating and upgrading as needed) the store at ``url``.
@@ -554,10 +556,18 @@ def open_store(
         Where opted-in raw videos are kept as files. Default: the SQLite file's folder, else
         :func:`data_dir`.
     busy_timeout_s : float
-        How long a writer waits for another one's lock before retrying.
+        How long a writer waits for another one's lock before retrying (at most half of ``max_retry_s``,
+        so a locked database is always tried at least twice).
+    max_retry_s : float
+        How long a write keeps retrying a locked database before it gives up with a :class:`StoreError`
+        (at most about 1.5 times this). The default suits batch jobs; someone waiting at a screen wants a
+        few seconds.
     upgrade : bool
         Upgrade the schema to the newest revision (never loses data; see :func:`upgrade_schema`).
     """
+    if max_retry_s < 0:
+        raise StoreError(f"max_retry_s must be 0 or more, not {max_retry_s}")
+    busy_timeout_s = min(busy_timeout_s, max_retry_s / 2)
     full = normalize_url(url)
 
     def cannot(reason: object) -> StoreError:
@@ -572,7 +582,7 @@ def open_store(
         folder = Path(db).parent if db and db != ":memory:" else data_dir()
     else:
         folder = Path(files_dir)
-    store = Store(engine, data_folder=folder, busy_timeout_s=busy_timeout_s)
+    store = Store(engine, data_folder=folder, max_retry_s=max_retry_s, busy_timeout_s=busy_timeout_s)
     if upgrade:
         try:
             store._retry(lambda: upgrade_schema(engine))
@@ -631,12 +641,45 @@ class Store:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.5)
 
-    def _write(self, fn: Callable[[Session], T]) -> T:
+    def _write(self, fn: Callable[[Session], T], *, action: str) -> T:
+        """Run ``fn`` in one write transaction, retried while the database is locked.
+
+        ``action`` ("save the session") words the :class:`StoreError` raised when the disk is full or the
+        lock outlasts the retry budget; the transaction is then rolled back.
+        """
+
         def once() -> T:
             with self._write_lock(), self._writer() as s, s.begin():
                 return fn(s)
 
-        return self._retry(once)
+        with self._explained(action):
+            return self._retry(once)
+
+    @contextlib.contextmanager
+    def _explained(self, action: str) -> Iterator[None]:
+        """Turn a full disk, or a database still locked after the retries, into one plain StoreError."""
+        try:
+            yield
+        except (DBAPIError, OSError) as e:
+            reason = self._fault(e)
+            if reason is None:
+                raise
+            raise StoreError(f"could not {action}: {reason}") from e
+
+    def _fault(self, exc: DBAPIError | OSError) -> str | None:
+        """The cause of a failed write in plain words when it lies outside this program, else None."""
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        where = database or self.url
+        if isinstance(exc, OSError):
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                return None
+            return f"the disk is full ({exc.strerror} in {self.data_folder})"
+        detail = " ".join(str(exc.orig).split())
+        if getattr(exc.orig, "sqlstate", None) == "53100" or "database or disk is full" in detail.lower():
+            return f"the disk is full ({detail}: {where})"
+        if _is_transient(exc):  # still locked once the retry budget is spent
+            return f"the database is locked by another program (still locked after {self.max_retry_s:g} s: {where})"
+        return None
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -701,7 +744,7 @@ class Store:
             return pid
 
         try:
-            return self._write(add)
+            return self._write(add, action="save the patient")
         except IntegrityError:
             raise StoreError(f"patient {pid!r} already exists") from None
 
@@ -741,7 +784,7 @@ class Store:
             s.delete(row)
             return len(ids), [f for f in files if f]
 
-        n, files = self._write(delete)
+        n, files = self._write(delete, action="delete the patient")
         self._forget(files)
         self._scrub()
         return n
@@ -815,7 +858,8 @@ class Store:
             if video_in_db or (video_in_db is None and self.engine.dialect.name != "sqlite"):
                 video_blob = vpath.read_bytes()
             else:
-                video_file = self._keep_video_file(vpath, sha or file_sha256(vpath))
+                with self._explained("save the session"):
+                    video_file = self._keep_video_file(vpath, sha or file_sha256(vpath))
         now = _now()
 
         session_values = {
@@ -862,7 +906,7 @@ class Store:
             return int(sid)
 
         try:
-            return self._write(save)
+            return self._write(save, action="save the session")
         except IntegrityError:
             if idempotency_key is not None:  # another process saved the same key first
                 found = self.find_session(idempotency_key)
@@ -871,7 +915,10 @@ class Store:
                     return found
             raise
         except BaseException:
-            self._forget([video_file] if video_file else [])
+            # No partial session: the transaction was rolled back, so remove the video file kept for it
+            # (unless another session shares it). A store too broken to tell keeps the file, not the error.
+            with contextlib.suppress(DBAPIError, OSError):
+                self._forget([video_file] if video_file else [])
             raise
 
     def save_scored(self, scored: Scored, **kwargs: Any) -> int:
@@ -1032,7 +1079,7 @@ class Store:
             row.detection_rate = float(new_result.detection_rate)
             return last + 1
 
-        return self._write(add)
+        return self._write(add, action="save the new version")
 
     def add_correction(self, session_id: int, new_result: SessionResult, *, author: str, note: str = "") -> int:
         """A therapist's corrected result (e.g. a rejected rep) as a new version; the old one is kept.
@@ -1053,7 +1100,7 @@ class Store:
             s.delete(row)
             return files
 
-        self._forget(self._write(delete))
+        self._forget(self._write(delete, action="delete the session"))
         self._scrub()
 
     # -- analysis helpers ---------------------------------------------------------------------------------
