@@ -13,6 +13,8 @@ from tracking.series import LandmarkSeries
 from tracking.video import VideoInfo
 
 Progress = Callable[[int, int], None]  # (frames done, frames expected or 0 if unknown)
+# Shorter than this from first to last frame, no movement can make a repetition (a fast tap takes ~0.2 s).
+MIN_SPAN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,17 @@ def score_recognized(series: LandmarkSeries, video: VideoInfo, *, warnings: Sequ
 
 
 def _tracking_warnings(series: LandmarkSeries) -> list[str]:
-    if len(series) == 0:
+    n = len(series)
+    if n == 0:
         return ["The video has no frames that could be analysed."]
+    notes = []
+    span = float(series.t[-1] - series.t[0])
+    if span < MIN_SPAN_S:
+        frames = "one frame" if n == 1 else f"{n} frames"
+        notes.append(f"The recording is too short to measure a repetition ({frames} over {span:.2f} s).")
     if not series.present.any():
-        return ["No hand was found in the video: nothing could be measured."]
-    if series.detection_rate < 0.8:
-        return [f"The hand was tracked in only {series.detection_rate:.0%} of frames; measurements may be incomplete."]
-    return []
+        notes.append("No hand was found in the video: nothing could be measured.")
+    elif series.detection_rate < 0.8:
+        rate = series.detection_rate
+        notes.append(f"The hand was tracked in only {rate:.0%} of frames; measurements may be incomplete.")
+    return notes

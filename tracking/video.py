@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 # A frame rate outside this range in the file's metadata is treated as absent (e.g. 0, or the
 # 1000/90000 nominal rates of some Matroska and WebM files) and derived from the timestamps instead.
 _SANE_FPS = (1.0, 500.0)
+# Frames closer together than this (over 1000 fps) have broken timestamps, like time standing still:
+# they are re-timed at the nominal rate rather than squeezed into a few milliseconds.
+_MIN_FRAME_INTERVAL_S = 0.001
 # Container formats that are still images, which FFmpeg would otherwise happily open as 1-frame videos.
 _IMAGE_FORMATS = ("image2", "_pipe", "gif_pipe", "webp")
 
@@ -182,6 +185,8 @@ def _describe(path: str | os.PathLike[str], *, count_packets: bool) -> VideoInfo
             implied = frames / duration
             if fps is None or not 0.5 < fps / implied < 2.0:  # a nominal rate that the file contradicts
                 fps = implied
+        if fps is not None and fps > 1 / _MIN_FRAME_INTERVAL_S:  # timestamps no camera makes: re-timed
+            fps, duration = None, None
         fps = fps or 30.0
         if frames <= 0:
             frames = max(1, round(duration * fps)) if duration else 0
@@ -221,13 +226,6 @@ def _packet_times(container: InputContainer, stream: VideoStream, *, limit: int 
     return pts
 
 
-def _fps_from_span(frames: int, span_s: float) -> float:
-    """Average frame rate of ``frames`` frames whose timestamps span ``span_s`` seconds."""
-    if frames >= 2 and span_s > 0:
-        return (frames - 1) / span_s
-    return 30.0  # a single frame has no rate; any value gives the same analysis
-
-
 # -- decoding -----------------------------------------------------------------------------------
 
 
@@ -239,6 +237,7 @@ class _Tally:
     last_t: float = 0.0
     declared_frames: int = 0
     damaged_packets: int = 0
+    retimed: int = 0  # frames whose timestamp stood still, ran backwards or came too soon
     stopped_by_error: str | None = None
 
 
@@ -257,7 +256,6 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
         container, stream = _open(path)
         stream.thread_type = thread_type  # FFmpeg's own decoder threads
         self._info = info
-        self._metadata_fps = _metadata_fps(stream)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._stop = threading.Event()
         self._tally = _Tally(declared_frames=int(stream.frames or 0))
@@ -268,7 +266,7 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
         # without close() is then garbage collected, and __del__ stops the thread.
         self._thread = threading.Thread(
             target=_decode_into,
-            args=(container, stream, max_side, self._queue, self._stop, self._tally, self._metadata_fps),
+            args=(container, stream, max_side, self._queue, self._stop, self._tally, info.fps),
             name=f"decode:{Path(path).name}",
             daemon=True,
         )
@@ -339,6 +337,12 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
             )
         elif tally.damaged_packets:
             self.warnings.append(f"{tally.damaged_packets} damaged frames in {name} were skipped.")
+        if tally.retimed:
+            self.warnings.append(
+                f"The frame times in {name} are broken ({tally.retimed} of {tally.frames} frames stood still, "
+                f"went backwards or came under 1 ms apart); those frames were timed at "
+                f"{self._info.fps:.3g} fps."
+            )
 
     def video_info(self) -> VideoInfo:
         """The video as actually decoded: exact frame count, rate and duration (after exhaustion).
@@ -376,13 +380,13 @@ def _decode_into(
     out: queue.Queue[object],
     stop: threading.Event,
     tally: _Tally,
-    metadata_fps: float | None,
+    nominal_fps: float,
 ) -> None:
     """Background thread of :class:`FrameStream`: decode, convert and queue ``(t, rgb)`` frames."""
     import av
 
     time_base = stream.time_base or Fraction(1, 90000)
-    nominal_dt = 1.0 / (metadata_fps or 30.0)
+    nominal_dt = 1.0 / nominal_fps  # for frames without usable timestamps
     pts0: int | None = None
     try:
         for packet in container.demux(stream):
@@ -399,8 +403,9 @@ def _decode_into(
                 else:
                     pts0 = frame.pts if pts0 is None else pts0
                     t = float((frame.pts - pts0) * time_base)
-                if tally.frames and t <= tally.last_t:
+                if tally.frames and t - tally.last_t < _MIN_FRAME_INTERVAL_S:
                     t = tally.last_t + nominal_dt  # broken timestamps: keep time strictly increasing
+                    tally.retimed += 1
                 rgb = to_upright_rgb(frame, quarter_turns=_rotation_ccw(frame, stream), max_side=max_side)
                 tally.frames += 1
                 tally.last_t = t

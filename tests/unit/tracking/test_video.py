@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import struct
 import subprocess
 import time
 from fractions import Fraction
@@ -33,11 +35,12 @@ def write_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     faststart: bool = False,
+    b_frames: bool = True,
 ) -> Path:
     """Encode RGB ``frames``; ``pts_ms`` gives variable frame timing, ``display_rotation`` a phone-style matrix."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w", options={"movflags": "+faststart"} if faststart else {}) as c:
-        s = c.add_stream(codec, rate=fps)
+        s = c.add_stream(codec, rate=fps, options={} if b_frames else {"bf": "0"})
         assert isinstance(s, av.VideoStream)
         s.width, s.height, s.pix_fmt = w, h, pix_fmt
         if pts_ms is not None:
@@ -179,7 +182,68 @@ def test_absurd_nominal_rate_is_replaced_by_the_timestamps(tmp_path: Path) -> No
     assert final.duration_s == pytest.approx(1.0, abs=0.02)
 
 
+def test_120_fps_times_every_frame(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "slowmo.mp4", gray_frames(60), fps=120)
+    _, ts, _, warnings, final = read_all(path)
+    np.testing.assert_allclose(ts, np.arange(60) / 120, atol=1e-6)
+    assert warnings == [] and final.fps == pytest.approx(120) and final.duration_s == pytest.approx(0.5)
+
+
+def _patched(data: bytes, box: bytes, offset: int, value: bytes) -> bytes:
+    i = data.index(box) + offset
+    return data[:i] + value + data[i + len(value) :]
+
+
+def test_frames_that_all_share_one_time_are_retimed_with_a_warning(tmp_path: Path) -> None:
+    data = write_video(tmp_path / "plain.mp4", gray_frames(20), fps=25, b_frames=False).read_bytes()
+    stts = data.index(b"stts")
+    assert struct.unpack(">I", data[stts + 8 : stts + 12]) == (1,)  # one run: 20 frames of one duration
+    frozen = tmp_path / "frozen.mp4"
+    frozen.write_bytes(_patched(data, b"stts", 16, bytes(4)))  # every frame lasts 0: all at time 0
+    _, ts, imgs, warnings, final = read_all(frozen)
+    assert len(imgs) == 20 and np.all(np.diff(ts) > 0)
+    assert final.fps == pytest.approx(25) and probe_video(frozen).fps == pytest.approx(25)
+    assert any("frame times in frozen.mp4 are broken" in w and "25 fps" in w for w in warnings), warnings
+
+
+def test_timestamps_of_30000_fps_are_retimed_at_a_believable_rate(tmp_path: Path) -> None:
+    data = write_video(tmp_path / "plain.mp4", gray_frames(30), fps=30).read_bytes()
+    mdhd = data.index(b"mdhd")
+    (scale,) = struct.unpack(">I", data[mdhd + 16 : mdhd + 20])
+    fast = tmp_path / "fast.mp4"
+    fast.write_bytes(_patched(data, b"mdhd", 16, struct.pack(">I", scale * 1000)))
+    info, ts, _, warnings, final = read_all(fast)
+    assert info.fps == final.fps == probe_video(fast).fps == pytest.approx(30)
+    np.testing.assert_allclose(ts, np.arange(30) / 30, atol=1e-6)
+    assert len(warnings) == 1 and "29 of 30 frames" in warnings[0]
+
+
 # -- streaming -------------------------------------------------------------------------------------
+
+
+def test_memory_stays_flat_however_long_the_video(tmp_path: Path) -> None:
+    """Full-HD frames kept at full size: reading more frames does not take more memory."""
+    path = tmp_path / "long 1080p.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
+        assert isinstance(s, av.VideoStream)
+        s.width, s.height, s.pix_fmt = 1920, 1080, "yuv420p"
+        img = np.zeros((1080, 1920, 3), np.uint8)
+        for i in range(90):
+            img[:, :, 1] = i  # a new frame each time, made in place: the writer holds one frame
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    frame_bytes = 1920 * 1080 * 3
+    page = os.sysconf("SC_PAGE_SIZE")
+    resident = []  # bytes in RAM after each frame (decoded frames live in FFmpeg buffers, not Python's heap)
+    _, stream = read_video(path, max_side=None, queue_size=8)
+    for _ in stream:
+        resident.append(int(Path("/proc/self/statm").read_text().split()[1]) * page)
+    assert len(resident) == 90
+    # once the queue has filled, memory no longer grows with the frames read (all 90 would be 560 MB)
+    assert max(resident[20:]) - resident[20] < 4 * frame_bytes
 
 
 def test_decoder_runs_ahead_only_by_the_queue(tmp_path: Path) -> None:
