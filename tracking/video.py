@@ -43,6 +43,8 @@ _SANE_FPS = (1.0, 500.0)
 # Frames closer together than this (over 1000 fps) have broken timestamps, like time standing still:
 # they are re-timed at the nominal rate rather than squeezed into a few milliseconds.
 _MIN_FRAME_INTERVAL_S = 0.001
+# An average brightness (0..1) below or above these is exposure extreme enough to cost tracking accuracy.
+_DARK, _BRIGHT = 0.12, 0.9
 # Container formats that are still images, which FFmpeg would otherwise happily open as 1-frame videos.
 _IMAGE_FORMATS = ("image2", "_pipe", "gif_pipe", "webp")
 
@@ -238,6 +240,7 @@ class _Tally:
     declared_frames: int = 0
     damaged_packets: int = 0
     retimed: int = 0  # frames whose timestamp stood still, ran backwards or came too soon
+    brightness_sum: float = 0.0
     stopped_by_error: str | None = None
 
 
@@ -343,6 +346,17 @@ class FrameStream(Iterator[tuple[float, np.ndarray]]):
                 f"went backwards or came under 1 ms apart); those frames were timed at "
                 f"{self._info.fps:.3g} fps."
             )
+        level = tally.brightness_sum / max(tally.frames, 1)
+        if tally.frames and level < _DARK:
+            self.warnings.append(
+                f"The video is very dark (average brightness {level:.0%}): the hand may be missed or measured "
+                "less accurately; record with more light."
+            )
+        elif level > _BRIGHT:
+            self.warnings.append(
+                f"The video is overexposed (average brightness {level:.0%}): the hand may be missed or measured "
+                "less accurately; record with less light behind or on the hand."
+            )
 
     def video_info(self) -> VideoInfo:
         """The video as actually decoded: exact frame count, rate and duration (after exhaustion).
@@ -407,6 +421,7 @@ def _decode_into(
                     t = tally.last_t + nominal_dt  # broken timestamps: keep time strictly increasing
                     tally.retimed += 1
                 rgb = to_upright_rgb(frame, quarter_turns=_rotation_ccw(frame, stream), max_side=max_side)
+                tally.brightness_sum += _brightness(rgb)
                 tally.frames += 1
                 tally.last_t = t
                 if not _put(out, stop, (t, rgb)):
@@ -419,6 +434,12 @@ def _decode_into(
     finally:
         container.close()
     _put(out, stop, _END)
+
+
+def _brightness(rgb: np.ndarray) -> float:
+    """Mean luma (0..1) of every 8th pixel each way: plenty to judge a frame's exposure, and cheap."""
+    sample = rgb[::8, ::8].reshape(-1, 3).astype(np.float32)
+    return float((sample @ np.array([0.299, 0.587, 0.114], np.float32)).mean()) / 255.0
 
 
 def to_upright_rgb(frame: VideoFrame, *, quarter_turns: int = 0, max_side: int | None = None) -> np.ndarray:
