@@ -9,6 +9,10 @@ import streamlit as st
 
 from dashboard.state import Settings, database_url, default_data_dir, load_settings, save_settings
 
+# Someone is waiting at the screen: a locked database is retried for a few seconds (not a batch job's
+# two minutes), then the page says so and stays usable.
+STORE_RETRY_S = 3.0
+
 
 def data_dir() -> Path:
     """The data folder of this dashboard (created on first use)."""
@@ -38,7 +42,7 @@ def _open_store(url: str) -> Any:
     # One store (one SQLAlchemy engine, which is thread-safe) per URL for the whole server.
     from sessions.store import open_store
 
-    return open_store(url)
+    return open_store(url, max_retry_s=STORE_RETRY_S)
 
 
 def store() -> Any | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import io
-import logging
 import time
 import wave
 from functools import cache
@@ -15,15 +14,17 @@ import streamlit as st
 
 from dashboard import context
 from dashboard.charts import gauge_html
-from dashboard.live_processor import LiveProcessor, LiveSnapshot, SetTarget
+from dashboard.live_processor import LiveProcessor, LiveSnapshot, SetTarget, WarmTracker
+from dashboard.live_sets import REASONS, SetSaver
 from dashboard.patients import patient_picker
 from dashboard.state import load_value_target, save_value_target
 from dashboard.tables import metrics_frame
 
-log = logging.getLogger(__name__)
-
 REFRESH_S = 0.3  # how often the counter and gauge are redrawn while the camera runs
 COUNTER_ID = "rep-counter"
+SPARE_TRACKER = "live_spare_tracker"
+LAST_PROCESSOR = "live_processor"
+OUTCOME_WAIT_S = 20.0  # scoring a set takes a moment; saving it, at most the store's retry budget
 
 
 @cache
@@ -81,26 +82,37 @@ def render() -> None:
 
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+    spare = _spare_tracker(
+        hand=hand,
+        model_complexity=settings.model_complexity,
+        min_confidence=settings.min_confidence,
+        pose=bool(getattr(ex, "needs_pose", False)),
+    )
+    saver = SetSaver(store=store, exercise=exercise, patient_id=patient_id)
+
     def factory() -> LiveProcessor:
         return LiveProcessor(
             exercise=exercise,
             hand=hand,
             target=target,
-            model_complexity=settings.model_complexity,
-            min_confidence=settings.min_confidence,
             mirror_preview=settings.mirror_preview,
             dark_threshold=settings.dark_threshold,
             min_hand_size=settings.min_hand_size,
-            pose=bool(getattr(ex, "needs_pose", False)),
             gauge_range=ex.normal_range,
             value_target=value_target,
+            model_complexity=settings.model_complexity,
+            min_confidence=settings.min_confidence,
+            pose=bool(getattr(ex, "needs_pose", False)),
+            tracker=spare if not spare.taken else None,  # else (a second stream of this run) one made now
+            on_set_end=saver,
         )
 
     left, right = st.columns([3, 2])
     with left:
-        # A change of exercise, hand or target starts a fresh stream (and a fresh tracker and detector).
+        # A change of patient, exercise, hand or target starts a fresh stream (fresh tracker and detector);
+        # the set of the stream it replaces is saved by that stream's processor.
         webrtc = webrtc_streamer(
-            key=f"live-{exercise}-{hand}-{target.reps}-{target.seconds}",
+            key=f"live-{patient_id}-{exercise}-{hand}-{target.reps}-{target.seconds}",
             mode=WebRtcMode.SENDRECV,
             rtc_configuration=settings.rtc_configuration(),
             media_stream_constraints={
@@ -116,6 +128,17 @@ def render() -> None:
         )
     with right:
         live_panel(webrtc, exercise=exercise, target=target, value_target=value_target, sound=sound)
+
+
+def _spare_tracker(**settings: Any) -> WarmTracker:
+    """The tracker for this browser session's next START, loading now so the first frame need not wait."""
+    spare = st.session_state.get(SPARE_TRACKER)
+    if isinstance(spare, WarmTracker) and not spare.taken and spare.settings == settings:
+        return spare
+    if isinstance(spare, WarmTracker):
+        spare.close()  # other settings: release its models (a no-op once a stream took it)
+    spare = st.session_state[SPARE_TRACKER] = WarmTracker(**settings)
+    return spare
 
 
 def _value_target_input(slot: Any, ex: Any, *, patient_id: str | None) -> float | None:
@@ -139,15 +162,19 @@ def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: f
     """Counter, gauge and prompt redrawn from the processor's latest snapshot while the camera runs.
 
     The page script polls (it never blocks the frame thread): a click anywhere (STOP, a widget)
-    interrupts the loop and reruns the page. When the set's target is reached the loop ends with
-    the set's summary and a button for the next set.
+    interrupts the loop and reruns the page. When the set ends (target reached, camera gone) the loop
+    ends with the set's summary and a button for the next set; after STOP the summary of the set so far.
     """
     proc = webrtc.video_processor if webrtc.state.playing else None
     if not isinstance(proc, LiveProcessor):
         st.markdown(counter_html(0, target=target.reps, flash=False), unsafe_allow_html=True)
         st.write("Press **START** and allow the camera. Nothing leaves this computer.")
-        _show_summary(st.session_state.get("live_summary"))
+        last = st.session_state.get(LAST_PROCESSOR)
+        if isinstance(last, LiveProcessor):
+            last.end_set("stopped")  # STOP mid-set: the set so far is saved (once, whoever ends it first)
+            _show_outcome(last)
         return
+    st.session_state[LAST_PROCESSOR] = proc
     from exercises.registry import get_exercise
 
     ex = get_exercise(exercise)
@@ -166,14 +193,8 @@ def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: f
         if snap.done:
             break
         time.sleep(REFRESH_S)
-    _finish_set(proc, snap, exercise=exercise)
-    _show_summary(st.session_state.get("live_summary"))
-    st.button("Start a new set", key="live_new_set", type="primary", on_click=_new_set, args=(proc,))
-
-
-def _new_set(proc: LiveProcessor) -> None:
-    proc.start_new_set()
-    st.session_state.pop("live_summary", None)
+    _show_outcome(proc)
+    st.button("Start a new set", key="live_new_set", type="primary", on_click=proc.start_new_set)
 
 
 def live_html(snap: LiveSnapshot, *, ex: Any, target: SetTarget, value_target: float | None, flash: bool) -> str:
@@ -195,7 +216,8 @@ def live_html(snap: LiveSnapshot, *, ex: Any, target: SetTarget, value_target: f
         else ""
     )
     health = (
-        f"<div id='live-health' style='font-size:0.8rem;color:#7f8c8d'>camera {snap.width}×{snap.height} · "
+        f"<div id='live-health' data-first-frame='{snap.first_frame_wall or 0:.3f}' "
+        f"style='font-size:0.8rem;color:#7f8c8d'>camera {snap.width}×{snap.height} · "
         f"{snap.processing_fps:.0f} frames/s analysed ({snap.frames_processed} of {snap.frames_seen} received) · "
         f"delay {snap.delay_s:.1f} s</div>"
     )
@@ -205,55 +227,32 @@ def live_html(snap: LiveSnapshot, *, ex: Any, target: SetTarget, value_target: f
     return counter_html(snap.rep_count, target=target.reps, flash=flash) + progress + prompt + gauge + health
 
 
-def _finish_set(proc: LiveProcessor, snap: LiveSnapshot, *, exercise: str) -> None:
-    """Score the finished set once with the library and save it to the patient's history."""
-    done_key = (id(proc), snap.set_id)
-    if st.session_state.get("live_summary_for") == done_key:
+def _show_outcome(proc: LiveProcessor) -> None:
+    """The summary of the processor's current set once it has ended (waiting while it is being saved)."""
+    snap = proc.snapshot()
+    if not snap.done:
         return
-    st.session_state["live_summary_for"] = done_key
-    series = proc.recorded_series(snap.set_id)
-    summary: dict[str, Any] = {"live_count": snap.rep_count, "duration_s": snap.elapsed_s, "exercise": exercise}
-    if series is not None:
-        from sessions.pipeline import score_series
-        from tracking.video import VideoInfo
-
-        video = VideoInfo(
-            path="live camera",
-            fps=series.fps,
-            frames=len(series),
-            duration_s=float(series.t[-1]) if len(series) else 0.0,
-            width=series.width,
-            height=series.height,
-        )
-        try:
-            scored = score_series(series, video, exercise)
-        except Exception as e:  # the patient still gets the count they saw
-            log.exception("scoring the live set failed")
-            summary["saved"] = f"The set could not be analysed, so it was not saved: {e}"
-        else:
-            summary["result"] = scored.result
-            summary["saved"] = _save_live(scored)
-    st.session_state["live_summary"] = summary
-
-
-def _save_live(scored: Any) -> str | None:
-    from dashboard.patients import current_patient
-
-    store, patient_id = context.store(), current_patient()
-    if store is None or patient_id is None:
-        return None
-    sid = store.save_scored(scored, patient_id=patient_id, source="live")
-    return f"Saved to {patient_id}'s history (session {sid})."
-
-
-def _show_summary(summary: dict[str, Any] | None) -> None:
-    if not summary:
+    outcome = proc.outcome(snap.set_id)
+    if outcome is None:
+        with st.spinner("Saving the set…"):
+            outcome = proc.outcome(snap.set_id, timeout_s=OUTCOME_WAIT_S)
+    if outcome is None:
+        st.warning("The set is still being saved; its summary will be in Progress.")
         return
-    st.subheader("Set complete")
-    st.success(f"{summary['live_count']} repetitions in {summary['duration_s']:.0f} s. Well done!")
-    result = summary.get("result")
-    if result is not None:
-        st.dataframe(metrics_frame(result.metrics), hide_index=True)
-        for w in result.warnings:
+    ended = outcome.ended
+    st.subheader(REASONS[ended.reason])
+    done = f"{ended.live_count} repetitions in {ended.duration_s:.0f} s."
+    if ended.reason == "target":
+        st.success(f"{done} Well done!")
+    elif ended.reason == "camera":
+        st.warning(f"The camera stopped sending pictures. {done}")
+    else:
+        st.info(done)
+    if outcome.result is not None:
+        st.dataframe(metrics_frame(outcome.result.metrics), hide_index=True)
+        for w in outcome.result.warnings:
             st.caption(w)
-    st.caption(summary.get("saved") or "Not saved: choose a patient in the sidebar to keep sets in a history.")
+    if outcome.failed:
+        st.error(outcome.note)
+    else:
+        st.caption(outcome.note)

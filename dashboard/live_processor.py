@@ -5,14 +5,22 @@ that arrived since the last call. Only the newest frame is processed (older ones
 queued), so the overlay never falls behind the camera. The MediaPipe tracker and the exercise's live
 detector are created and used on that worker thread only; the page reads a copy of the latest
 state through :meth:`LiveProcessor.snapshot`, under a lock.
+
+A set ends once: at its target (frame thread), when frames stop arriving for ``stall_s`` (a watchdog
+thread: the camera was unplugged, the laptop slept or the tab was closed, none of which streamlit-webrtc
+reports) or when the stream ends (:meth:`LiveProcessor.on_ended`, or the page after STOP). The first of
+these hands the set to ``on_set_end`` (see :mod:`dashboard.live_sets`) on a thread of its own, so the set
+so far is saved even when no page is left to show it.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,10 +30,14 @@ import numpy as np
 from streamlit_webrtc import VideoProcessorBase
 
 from dashboard.guidance import framing_prompt
+from dashboard.live_sets import EndedSet, SetOutcome
 from exercises.base import FrameLandmarks, LiveDetector, LiveState
 from tracking.series import N_LANDMARKS, LandmarkSeries
 
+log = logging.getLogger(__name__)
+
 MAX_RECORDED_FRAMES = 60 * 60 * 10  # a set longer than ten minutes at 60 fps stops recording landmarks
+STALL_S = 3.0  # no frame for this long ends the set: the camera is gone (a busy machine still delivers some)
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,9 @@ class LiveSnapshot:
     width: int = 0
     height: int = 0
     done: bool = False
+    end_reason: str | None = None  # why the set ended: 'target', 'camera' or 'stopped'
     set_id: int = 0
+    first_frame_wall: float | None = None  # time.time() when the stream's first frame was analysed
 
 
 @dataclass
@@ -104,8 +118,86 @@ def series_from_frames(frames: list[FrameLandmarks], *, handedness: str, width: 
     )
 
 
+def make_tracker(*, hand: str, model_complexity: int, min_confidence: float, pose: bool) -> Any:
+    """The live camera's MediaPipe tracker (``process(t, rgb) -> FrameLandmarks``, ``close()``)."""
+    from tracking.hands import HandTracker
+
+    return HandTracker(
+        hand=hand,  # type: ignore[arg-type]
+        max_num_hands=1,
+        model_complexity=model_complexity,
+        min_confidence=min_confidence,
+        pose=pose,
+    )
+
+
+class WarmTracker:
+    """A tracker whose models load on a background thread now, handed later to exactly one frame thread.
+
+    The live page makes one before START, so that connecting the camera and loading MediaPipe overlap
+    and the first frame that arrives is analysed at once. The tracker is used by one thread at a time
+    (made here, then only by whoever :meth:`take` s it).
+
+    Parameters
+    ----------
+    factory : callable, optional
+        Makes the tracker; default :func:`make_tracker` with ``settings``.
+    **settings
+        Keyword arguments of :func:`make_tracker`; they also tell whether a spare still fits.
+    """
+
+    def __init__(self, factory: Callable[[], Any] | None = None, **settings: Any) -> None:
+        self.settings = settings
+        self._factory = factory or (lambda: make_tracker(**settings))
+        self._lock = threading.Lock()
+        self._tracker: Any = None
+        self._taken = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._load, name="handrehab-tracker-warmup", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            tracker = self._factory()
+            tracker.process(-1.0, np.zeros((240, 320, 3), np.uint8))  # loads the models before the first frame
+        except Exception:  # take() tries again on the frame thread, letting the error show
+            log.debug("warming the tracker failed", exc_info=True)
+            return
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._tracker = tracker
+        if closed:  # released while loading
+            tracker.close()
+
+    @property
+    def taken(self) -> bool:
+        """Taken by a stream or closed: no longer a spare."""
+        return self._taken
+
+    def take(self) -> Any:
+        """The loaded tracker (waits for it; makes one here if loading failed)."""
+        self._thread.join()
+        with self._lock:
+            if self._taken:
+                raise RuntimeError("this tracker was already taken")
+            self._taken = True
+            tracker, self._tracker = self._tracker, None
+        return tracker if tracker is not None else self._factory()
+
+    def close(self) -> None:
+        """Release the tracker unless a stream took it (without waiting for it to finish loading)."""
+        with self._lock:
+            if self._taken and not self._closed:
+                return  # a stream owns it
+            self._taken = self._closed = True
+            tracker, self._tracker = self._tracker, None
+        if tracker is not None:
+            tracker.close()
+
+
 class LiveProcessor(VideoProcessorBase):
-    """One per browser session and stream: tracks the hand, counts reps, draws the overlay.
+    """One per browser session and stream: tracks the hand, counts reps, draws the overlay, ends sets.
 
     Parameters
     ----------
@@ -116,7 +208,7 @@ class LiveProcessor(VideoProcessorBase):
     target : SetTarget
         When the set ends.
     model_complexity, min_confidence : int, float
-        MediaPipe settings.
+        MediaPipe settings (for the default tracker).
     mirror_preview : bool
         Flip the returned frame so the patient sees a mirror (analysis uses the unflipped frame).
     dark_threshold, min_hand_size : float
@@ -127,9 +219,19 @@ class LiveProcessor(VideoProcessorBase):
         Range of the gauge drawn on the video (the exercise's normal range).
     value_target : float, optional
         The patient's target value, marked on the gauge.
-    tracker_factory, detector_factory : callable, optional
-        Make the tracker (``process(t, rgb) -> FrameLandmarks``, ``close()``) and the live detector;
-        default: ``tracking.hands.HandTracker`` and the exercise's own detector.
+    tracker : WarmTracker, optional
+        The tracker, already loading (the page makes it before START); default: one made now.
+    tracker_factory : callable, optional
+        Makes the tracker when ``tracker`` is not given (default :func:`make_tracker`).
+    detector_factory : callable, optional
+        Makes the live detector; default: the exercise's own.
+    on_set_end : callable, optional
+        Called once per ended set with its :class:`~dashboard.live_sets.EndedSet`, on a thread of its own;
+        returns the :class:`~dashboard.live_sets.SetOutcome` the page shows (e.g. a
+        :class:`~dashboard.live_sets.SetSaver`). Without it nothing is saved.
+    stall_s : float, optional
+        A set with at least one rep ends (and is handed to ``on_set_end``) when no frame arrives for this long
+        (default :data:`STALL_S`).
     """
 
     def __init__(
@@ -146,38 +248,47 @@ class LiveProcessor(VideoProcessorBase):
         pose: bool = False,
         gauge_range: tuple[float, float] | None = None,
         value_target: float | None = None,
+        tracker: WarmTracker | None = None,
         tracker_factory: Callable[[], Any] | None = None,
         detector_factory: Callable[[], LiveDetector] | None = None,
+        on_set_end: Callable[[EndedSet], SetOutcome] | None = None,
+        stall_s: float | None = None,
     ) -> None:
         self.exercise = exercise
         self.gauge_range = gauge_range
         self.value_target = value_target
         self.hand = hand
         self.target = target
-        self._model_complexity = model_complexity
-        self._min_confidence = min_confidence
         self._mirror = mirror_preview
         self._dark = dark_threshold
         self._min_size = min_hand_size
-        self._pose = pose
-        self._tracker_factory = tracker_factory or self._default_tracker
         self._detector_factory = detector_factory or (lambda: make_detector(exercise, hand=hand))
+        self._on_set_end = on_set_end
+        self._stall_s = STALL_S if stall_s is None else stall_s
+        self._stream_key = uuid.uuid4().hex
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)  # notified when a set's outcome is ready
         self._snapshot = LiveSnapshot()
         self._recordings: dict[int, _Recording] = {0: _Recording()}
+        self._outcomes: dict[int, SetOutcome | None] = {}  # set id -> outcome (None while it is being saved)
         self._restart_requested = False
-        # The tracker is made (and its models loaded) on a warm-up thread while the WebRTC connection
-        # is being set up, then handed to the frame thread, which alone uses it from then on.
-        self._tracker: Any = None
-        self._warmup: threading.Thread | None = threading.Thread(
-            target=self._make_tracker, name="handrehab-tracker-warmup", daemon=True
+        # Loading started before the WebRTC connection (or now): the frame thread takes it at its first frame.
+        self._warm = tracker or WarmTracker(
+            tracker_factory,
+            hand=hand,
+            model_complexity=model_complexity,
+            min_confidence=min_confidence,
+            pose=pose,
         )
-        self._warmup.start()
+        self._tracker: Any = None
         self._detector: LiveDetector | None = None
         self._t0: float | None = None
         self._min_offset = math.inf
         self._set_t0: float | None = None
         self._rate: list[float] = []
+        self._last_frame_at = math.inf  # time.monotonic() of the last frame received
+        self._closed = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     # -- worker thread --------------------------------------------------------------------------
     async def recv_queued(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
@@ -190,6 +301,10 @@ class LiveProcessor(VideoProcessorBase):
         return self.process_frame(frame)
 
     def process_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
+        self._last_frame_at = time.monotonic()
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(target=self._watch, name="handrehab-live-watchdog", daemon=True)
+            self._watchdog.start()
         rgb = frame.to_ndarray(format="rgb24")
         t = self._frame_time(frame)
         with self._lock:
@@ -198,37 +313,16 @@ class LiveProcessor(VideoProcessorBase):
         if self._detector is None or restart:
             self._detector = self._detector_factory()
             self._set_t0 = None
-        if self._warmup is not None:
-            self._warmup.join()
-            self._warmup = None
-        if self._tracker is None:  # the warm-up failed: try once more here, letting the error show
-            self._tracker = self._tracker_factory()
+        if self._tracker is None:
+            self._tracker = self._warm.take()
         landmarks = self._tracker.process(t, rgb)
         if self._set_t0 is None:
             self._set_t0 = t
         state = self._detector.update(landmarks)
         framing = framing_prompt(rgb, landmarks.image, dark_threshold=self._dark, min_hand_size=self._min_size)
-        self._publish(set_id, t, rgb.shape, landmarks, state, framing)
+        if self._publish(set_id, t, rgb.shape, landmarks, state, framing):
+            self._end_set(set_id, "target")
         return self._overlay(frame, rgb, landmarks)
-
-    def _make_tracker(self) -> None:
-        try:
-            tracker = self._tracker_factory()
-            tracker.process(-1.0, np.zeros((240, 320, 3), np.uint8))  # loads the models before the first frame
-        except Exception:  # reported when the frame thread makes the tracker itself
-            return
-        self._tracker = tracker
-
-    def _default_tracker(self) -> Any:
-        from tracking.hands import HandTracker
-
-        return HandTracker(
-            hand=self.hand,  # type: ignore[arg-type]
-            max_num_hands=1,
-            model_complexity=self._model_complexity,
-            min_confidence=self._min_confidence,
-            pose=self._pose,
-        )
 
     def _frame_time(self, frame: av.VideoFrame) -> float:
         # The stream's own timestamps (capture clock) when present; else the arrival time.
@@ -246,7 +340,8 @@ class LiveProcessor(VideoProcessorBase):
         landmarks: FrameLandmarks,
         state: LiveState,
         framing: str | None,
-    ) -> None:
+    ) -> bool:
+        """Record the frame and update the snapshot; True when this frame reached the set's target."""
         now = time.monotonic()
         self._rate = [x for x in self._rate if now - x < 2.0] + [now]
         # Delay: arrival clock minus stream clock, relative to the least-delayed frame seen so far.
@@ -256,11 +351,12 @@ class LiveProcessor(VideoProcessorBase):
         elapsed = t - self._set_t0
         with self._lock:
             snap = self._snapshot
+            first = snap.first_frame_wall if snap.first_frame_wall is not None else time.time()
             if snap.set_id != set_id:  # a new set started while this frame was processed
-                return
+                return False
             if snap.done:  # the set is over: keep the overlay running, count nothing more
                 self._snapshot = replace(snap, frames_processed=snap.frames_processed + 1, prompt=framing)
-                return
+                return False
             self._recordings.setdefault(snap.set_id, _Recording()).add(landmarks)
             count = state.rep_count
             done = (self.target.reps is not None and count >= self.target.reps) or (
@@ -281,7 +377,10 @@ class LiveProcessor(VideoProcessorBase):
                 width=shape[1],
                 height=shape[0],
                 done=done,
+                end_reason="target" if done else None,
+                first_frame_wall=first,
             )
+            return done
 
     def _overlay(self, frame: av.VideoFrame, rgb: np.ndarray, landmarks: FrameLandmarks) -> av.VideoFrame:
         from tracking.draw import draw_counter, draw_gauge, draw_hand
@@ -300,19 +399,76 @@ class LiveProcessor(VideoProcessorBase):
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
+    def _watch(self) -> None:
+        """End the set when frames stop coming (nothing else tells the server the camera is gone)."""
+        while not self._closed.wait(min(0.5, self._stall_s / 4)):
+            if time.monotonic() - self._last_frame_at > self._stall_s:
+                self.end_set("camera")
+
     def on_ended(self) -> None:
-        """The stream stopped: release MediaPipe (called on the worker thread)."""
-        if self._warmup is not None:
-            self._warmup.join()
-            self._warmup = None
-        if self._tracker is not None:
-            self._tracker.close()
-            self._tracker = None
+        """The stream stopped: end the set so far, release MediaPipe (called on a streamlit-webrtc thread)."""
+        self._closed.set()
+        self.end_set("stopped")
+        tracker, self._tracker = self._tracker, None
+        if tracker is not None:
+            tracker.close()
+        else:
+            self._warm.close()
+
+    # -- ending a set (any thread) ---------------------------------------------------------------
+    def end_set(self, reason: str) -> None:
+        """End the current set early (``'camera'`` or ``'stopped'``) if any rep was counted; once per set."""
+        with self._lock:
+            snap = self._snapshot
+            if snap.done or snap.rep_count == 0:
+                return
+            self._snapshot = replace(snap, done=True, end_reason=reason)
+        self._end_set(snap.set_id, reason)
+
+    def _end_set(self, set_id: int, reason: str) -> None:
+        with self._lock:
+            if set_id in self._outcomes or self._snapshot.set_id != set_id:
+                return  # already ended (by whichever thread came first), or superseded
+            self._outcomes[set_id] = None
+            snap = self._snapshot
+            rec = self._recordings.get(set_id)
+            frames = list(rec.frames) if rec is not None else []
+        series = (
+            series_from_frames(frames, handedness=self.hand, width=snap.width, height=snap.height)
+            if len(frames) >= 2
+            else None
+        )
+        ended = EndedSet(
+            set_id=set_id,
+            reason=reason,
+            live_count=snap.rep_count,
+            duration_s=snap.elapsed_s,
+            series=series,
+            key=f"live:{self._stream_key}:{set_id}",
+        )
+        # Not a daemon: a server shutting down still finishes saving the set.
+        threading.Thread(target=self._hand_over, args=(ended,), name="handrehab-live-set-end").start()
+
+    def _hand_over(self, ended: EndedSet) -> None:
+        try:
+            outcome = self._on_set_end(ended) if self._on_set_end is not None else SetOutcome(ended, note="Not saved.")
+        except Exception as e:  # the outcome must always arrive, or the page would wait for nothing
+            log.exception("ending the live set failed")
+            outcome = SetOutcome(ended, note=f"The set was not saved: {e}", failed=True)
+        with self._ended:
+            self._outcomes[ended.set_id] = outcome
+            self._ended.notify_all()
 
     # -- page thread ----------------------------------------------------------------------------
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
             return self._snapshot
+
+    def outcome(self, set_id: int, *, timeout_s: float = 0.0) -> SetOutcome | None:
+        """The outcome of set ``set_id`` once it has ended and been handed over (waits up to ``timeout_s``)."""
+        with self._ended:
+            self._ended.wait_for(lambda: self._outcomes.get(set_id) is not None, timeout=timeout_s)
+            return self._outcomes.get(set_id)
 
     def recorded_series(self, set_id: int) -> LandmarkSeries | None:
         """The landmarks of set ``set_id`` as a series (None when nothing was recorded)."""
@@ -329,5 +485,6 @@ class LiveProcessor(VideoProcessorBase):
         with self._lock:
             set_id = self._snapshot.set_id + 1
             self._recordings = {set_id: _Recording()}
-            self._snapshot = replace(LiveSnapshot(), set_id=set_id)
+            first = self._snapshot.first_frame_wall
+            self._snapshot = replace(LiveSnapshot(), set_id=set_id, first_frame_wall=first)
             self._restart_requested = True

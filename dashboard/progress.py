@@ -9,12 +9,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, raw_video
 from dashboard.charts import history_figure
 from dashboard.patients import patient_picker
+from dashboard.results import ScoredItem, item_from_store, show_item
 
 # Smoothness is reported for every exercise that measures it; shown after the exercise's key metrics.
 EXTRA_METRICS = ("sparc_mean",)
+REVIEW = "progress_review"
 
 
 def comparison_frame(history: pd.DataFrame, keys: list[str], normals: dict[str, float]) -> pd.DataFrame:
@@ -99,6 +101,7 @@ def render() -> None:
     st.subheader("Sessions")
     shown = hist[["session_id", "recorded_at", "version", "kind", "rep_count", "detection_rate", *keys]]
     st.dataframe(shown, hide_index=True)
+    _review(store, hist)
     st.download_button(
         "Download progress report (PDF)",
         _progress_pdf_maker(store, patient_id, exercise),
@@ -107,6 +110,43 @@ def render() -> None:
         key="progress_pdf",
         on_click="ignore",
     )
+
+
+def _review(store: Any, hist: pd.DataFrame) -> None:
+    """Open one past session: its reps, plots and video, and the therapist's correction (a new version)."""
+    st.subheader("Review or correct a session")
+    rows = {int(r["session_id"]): r for r in hist.to_dict("records")}
+    chosen = st.selectbox(
+        "Session",
+        list(rows)[::-1],  # the latest first
+        index=None,
+        format_func=lambda sid: (
+            f"{pd.Timestamp(rows[sid]['recorded_at']):%Y-%m-%d %H:%M} · {rows[sid]['rep_count']} reps · "
+            f"version {rows[sid]['version']} ({rows[sid]['kind']}) · session {sid}"
+        ),
+        placeholder="Choose a session to see its repetitions and correct them",
+        key="progress_review_session",
+    )
+    current = st.session_state.get(REVIEW)
+    if chosen is None or (isinstance(current, ScoredItem) and current.session_id != chosen):
+        _end_review()
+    if chosen is None:
+        return
+    item = st.session_state.get(REVIEW)
+    if not isinstance(item, ScoredItem):
+        found = item_from_store(store, chosen)
+        if isinstance(found, str):
+            st.info(found)
+            return
+        item = st.session_state[REVIEW] = found
+    show_item(item)
+
+
+def _end_review() -> None:
+    """Forget the open review; a raw video copied for it from the store is deleted."""
+    item = st.session_state.pop(REVIEW, None)
+    if isinstance(item, ScoredItem) and item.raw is not None and raw_video.find(item.session_id or -1) is not item.raw:
+        item.raw.release()
 
 
 def _known() -> set[str]:

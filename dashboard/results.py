@@ -1,12 +1,12 @@
-"""Scoring a video file and showing its result: shared by the "Score a recording" and "Samples" pages.
+"""Scoring a video file and showing its result: shared by the "Score a recording", "Samples" and "Progress" pages.
 
 Everything measured comes from ``sessions.pipeline``; corrections re-score with ``score_series`` and
-are saved by the store as a new version; the PDF comes from ``sessions.report``.
+are saved by the store as a new version; the PDF comes from ``sessions.report``. A save that fails
+(full disk, database locked past the store's retries) is said on the page, which stays usable.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 import uuid
@@ -17,8 +17,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, raw_video
 from dashboard.charts import rep_extents, rep_range_figure, signal_figure
+from dashboard.raw_video import RawVideo
 from dashboard.tables import headline_metrics, metrics_frame, reps_frame
 from dashboard.uploads import annotated_path, discard
 
@@ -29,22 +30,33 @@ log = logging.getLogger(__name__)
 class ScoredItem:
     """One scored video as the page holds it (in this browser session's memory).
 
-    ``source`` is the analysed file while it still exists (it is needed for the annotated video and
-    deleted afterwards when ``delete_source``); ``video`` is the annotated MP4, kept in memory only.
+    ``raw`` is the raw video for as long as the review lasts (the annotated video is drawn from it,
+    again after each correction); ``video`` is the annotated MP4 of revision ``video_revision``,
+    kept in memory only.
     """
 
     key: str
     name: str
     scored: Any  # sessions.pipeline.Scored (current: after corrections)
-    original: Any  # sessions.pipeline.Scored as first detected
     session_id: int | None
-    source: Path | None
-    delete_source: bool
+    raw: RawVideo | None = None
+    tracking_warnings: list[str] = field(default_factory=list)  # kept through corrections
     video: bytes | None = None
+    video_revision: int = -1
     video_note: str | None = None
     added: list[tuple[float, float]] = field(default_factory=list)
     revision: int = 0
     message: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def new(
+        cls, name: str, scored: Any, *, session_id: int | None, raw: RawVideo | None = None, key: str | None = None
+    ) -> ScoredItem:
+        """A freshly scored video (``key``, the prefix of its widgets' keys, is random by default)."""
+        own = set(scored.analysis.warnings)
+        tracking = [w for w in scored.result.warnings if w not in own]
+        return cls(key or uuid.uuid4().hex[:12], name, scored, session_id, raw, tracking)
 
 
 def progress_callback(bar: Any, label: str, *, every_s: float = 0.2) -> Callable[[int, int], None]:
@@ -69,10 +81,13 @@ def score_file(
     exercise: str,
     hand: str,
     patient_id: str | None,
-    delete_source: bool,
+    owned: bool,
     keep_video: bool,
 ) -> ScoredItem | None:
-    """Score ``path`` with a progress bar and save it to the store; None (after an error message) if unusable."""
+    """Score ``path`` with a progress bar and save it to the store; None (after an error message) if unusable.
+
+    ``owned``: ``path`` is an upload of this review, deleted when the review ends (or now if unusable).
+    """
     from sessions.pipeline import score_video
     from tracking.video import UnusableInputError
 
@@ -83,7 +98,7 @@ def score_file(
         )
     except Exception as e:  # the raw video must not outlive a failed scoring either
         bar.empty()
-        if delete_source:
+        if owned:
             discard(path, data_dir=context.data_dir())
         if isinstance(e, UnusableInputError):
             st.error(f"{name}: {e}")
@@ -92,21 +107,75 @@ def score_file(
             st.error(f"{name} could not be scored: {e}")
         return None
     bar.empty()
-    session_id = None
+    raw = RawVideo(path, data_dir=context.data_dir(), owned=owned)
+    item = ScoredItem.new(name, scored, session_id=None, raw=raw)
     store = context.store()
-    if store is not None:
-        session_id = store.save_scored(
+    if store is None:
+        item.error = f"Not saved: the database cannot be opened. {context.store_error() or ''}".strip()
+        return item
+    from sessions.store import StoreError
+
+    try:
+        item.session_id = store.save_scored(
             scored, patient_id=patient_id, source="upload", video_path=path, keep_video=keep_video
         )
-    return ScoredItem(
-        key=uuid.uuid4().hex[:12],
-        name=name,
-        scored=scored,
-        original=scored,
-        session_id=session_id,
-        source=path,
-        delete_source=delete_source,
+    except (StoreError, OSError) as e:
+        item.error = f"The result was not saved: {_sentence(e)} It is shown here only."
+    else:
+        raw_video.remember(item.session_id, raw)
+    return item
+
+
+def item_from_store(store: Any, session_id: int) -> ScoredItem | str:
+    """A stored session as a reviewable item (its current version), or why it cannot be reviewed.
+
+    The stored numbers are shown as they are; the signals for the plots are recomputed from the stored
+    landmarks on the stored reps. The raw video is this browser session's upload if it still has it,
+    else a copy of the video the store kept (Settings, privacy), else none.
+    """
+    from sessions.pipeline import Scored, score_series
+
+    record = store.get_session(session_id)
+    result = record.result
+    series = store.get_series(session_id) if record.has_series else None
+    if series is None:
+        return "This session was saved without its landmarks, so it cannot be re-scored or corrected here."
+    warnings = list(record.info.tracking_warnings or ())
+    reps = [(float(r["start_s"]), float(r["end_s"])) for r in result.reps]
+    try:
+        fresh = score_series(series, result.video, result.exercise, reps=reps, warnings=warnings)
+    except KeyError:
+        return f"The exercise {result.exercise!r} is not available in this installation."
+    raw = raw_video.find(session_id)
+    if raw is None and record.has_video:
+        from dashboard.uploads import save_upload
+
+        data = store.get_video(session_id)
+        if data:
+            raw = RawVideo(save_upload(context.data_dir(), "kept.mp4", data), data_dir=context.data_dir(), owned=True)
+    item = ScoredItem(
+        f"s{session_id}v{record.version.version}",
+        f"Session {session_id}",
+        Scored(result, series, fresh.analysis),
+        session_id,
+        raw,
+        warnings,
     )
+    if raw is None:
+        item.video_note = NO_RAW_VIDEO
+    return item
+
+
+NO_RAW_VIDEO = (
+    "No annotated video: the raw video is not available (it is kept only while its review is open, "
+    "unless Settings keep raw videos)."
+)
+
+
+def _sentence(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    text = text[0].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
 
 
 def show_item(item: ScoredItem) -> None:
@@ -124,6 +193,8 @@ def show_item(item: ScoredItem) -> None:
     )
     if item.message:
         st.success(item.message)
+    if item.error:
+        st.error(item.error)
     cols = st.columns(5)
     cols[0].metric("Repetitions", result.rep_count)
     for col, (label, text) in zip(cols[1:], headline_metrics(result.exercise, result.metrics), strict=False):
@@ -166,37 +237,35 @@ def show_item(item: ScoredItem) -> None:
 
 
 def _show_video(item: ScoredItem) -> None:
-    if item.video is None and item.source is not None:
-        _make_annotated_video(item)
+    """The annotated video of the result as it is now: drawn again after a correction, never a stale one."""
+    if item.video_revision != item.revision:
+        item.video, item.video_revision = None, item.revision
+        if item.raw is not None and item.raw.available():
+            _make_annotated_video(item, item.raw.path)
+        elif item.raw is not None or item.revision > 0:
+            item.video_note = NO_RAW_VIDEO
     if item.video is not None:
         st.video(item.video, format="video/mp4")
-        if item.scored is not item.original:
-            st.caption("The video shows the repetitions as first detected.")
     elif item.video_note:
         st.caption(item.video_note)
 
 
-def _make_annotated_video(item: ScoredItem) -> None:
-    """Draw the annotated video (kept in memory only), then delete the raw upload unless it is kept."""
-    assert item.source is not None
-    data_dir = context.data_dir()
-    out = annotated_path(data_dir)
+def _make_annotated_video(item: ScoredItem, src: Path) -> None:
+    """Draw the current result on the raw video (the MP4 is kept in memory only)."""
+    out = annotated_path(context.data_dir())
     try:
         from sessions.annotate import annotate_video
     except ImportError:
         item.video_note = "The annotated video is not available in this installation."
-    else:
-        try:
-            with st.spinner("Drawing the skeleton on the video…"):
-                annotate_video(item.source, item.original, out, max_side=context.settings().max_side)
-            item.video = out.read_bytes()
-        except Exception as e:  # the numbers are still valid without the video
-            item.video_note = f"The annotated video could not be made: {e}"
-        finally:
-            out.unlink(missing_ok=True)
-    if item.delete_source:
-        discard(item.source, data_dir=data_dir)
-    item.source = None
+        return
+    try:
+        with st.spinner("Drawing the skeleton on the video…"):
+            annotate_video(src, item.scored, out, max_side=context.settings().max_side)
+        item.video, item.video_note = out.read_bytes(), None
+    except Exception as e:  # the numbers are still valid without the video
+        item.video_note = f"The annotated video could not be made: {e}"
+    finally:
+        out.unlink(missing_ok=True)
 
 
 def _correction_form(item: ScoredItem) -> None:
@@ -237,18 +306,19 @@ def _correction_form(item: ScoredItem) -> None:
 
 
 def apply_correction(item: ScoredItem, *, rejected: list[int], author: str) -> None:
-    """Re-score with the kept and added reps, and save the correction as a new version of the session."""
+    """Re-score with the kept and added reps, and save the correction as a new version of the session.
+
+    When the new version cannot be saved the item stays as it was (the store still holds the old
+    version) and says why, so the therapist can simply try again.
+    """
     from sessions.pipeline import score_series
+    from sessions.store import StoreError
 
     scored = item.scored
     keep = [(float(r["start_s"]), float(r["end_s"])) for i, r in enumerate(scored.result.reps, 1) if i not in rejected]
     reps = sorted(keep + item.added)
-    own = set(item.original.analysis.warnings)
-    tracking = [w for w in item.original.result.warnings if w not in own]
-    new = score_series(scored.series, scored.result.video, scored.result.exercise, reps=reps, warnings=tracking)
-    # score_series re-adds its own tracking-quality sentences: show each warning once.
-    new = dataclasses.replace(
-        new, result=dataclasses.replace(new.result, warnings=list(dict.fromkeys(new.result.warnings)))
+    new = score_series(
+        scored.series, scored.result.video, scored.result.exercise, reps=reps, warnings=item.tracking_warnings
     )
     note = "; ".join(
         part
@@ -261,9 +331,15 @@ def apply_correction(item: ScoredItem, *, rejected: list[int], author: str) -> N
     store = context.store()
     message = f"Re-scored: {new.result.rep_count} repetitions ({note})."
     if store is not None and item.session_id is not None:
-        version = store.add_correction(item.session_id, new.result, author=author, note=note)
+        try:
+            version = store.add_correction(item.session_id, new.result, author=author, note=note)
+        except (StoreError, OSError) as e:
+            item.error = f"The correction was not saved, so nothing changed: {_sentence(e)} Try again."
+            return
         message += f" Saved as version {version} of session {item.session_id}."
-    item.scored, item.added, item.revision, item.message = new, [], item.revision + 1, message
+    else:
+        message += " Not saved: this result is not in the database."
+    item.scored, item.added, item.revision, item.message, item.error = new, [], item.revision + 1, message, None
 
 
 def _downloads(item: ScoredItem) -> None:

@@ -70,7 +70,7 @@ def render() -> None:
             exercise=exercise if exercise in known else "auto",
             hand=truth.get("hand") or "auto",
             patient_id=None,
-            delete_source=False,  # a bundled file, never deleted
+            owned=False,  # a bundled file, never deleted
             keep_video=False,
         )
         st.session_state[ITEMS] = [item] if item is not None else []

@@ -44,6 +44,9 @@ def render() -> None:
     )
     hand = c2.radio("Hand", ["auto", "left", "right"], horizontal=True, key="score_hand")
     if st.button("Score", type="primary", disabled=not files, key="score_go"):
+        for old in st.session_state.pop(ITEMS, []):  # a new review replaces the old one and its raw videos
+            if old.raw is not None:
+                old.raw.release()
         _sweep_stale_uploads()
         items: list[ScoredItem] = []
         for f in files or []:
@@ -52,13 +55,16 @@ def render() -> None:
             except UploadRejectedError as e:
                 st.error(str(e))
                 continue
+            except OSError as e:  # e.g. the disk is full
+                st.error(f"{f.name} could not be stored for scoring: {e.strerror or e}.")
+                continue
             item = score_file(
                 path,
                 name=f.name,
                 exercise=exercise,
                 hand=hand,
                 patient_id=patient_id,
-                delete_source=True,  # the store copies the video first when it is to be kept
+                owned=True,  # deleted when this review ends; the store keeps its own copy if Settings say so
                 keep_video=settings.keep_raw_video,
             )
             if item is not None:

@@ -1,16 +1,15 @@
 """Browser fixtures: the dashboard served by ``streamlit run app.py`` and headless Chromium with a fake camera.
 
-The fake camera plays a ``.y4m`` made from ``sample_videos/finger_tapping.mp4``: the clip's first frame
-held for ``LEAD_IN_S`` (the WebRTC connection is set up while it plays, so no tap is lost), the clip,
-then its last frame held for ``TAIL_S`` so the counter can settle. Chromium loops the file when it
-ends; the tail is long enough that no test runs into the second loop.
+The fake camera plays a ``.y4m`` made from ``sample_videos/finger_tapping.mp4``: the empty scene for
+``LEAD_IN_S`` (the patient getting into position; the WebRTC connection is set up meanwhile), the clip,
+then its last frame held for ``TAIL_S``. Chromium plays the file from its first frame when the page
+opens the camera, and loops it; a second loop starts with the empty scene again.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,18 @@ import pytest
 
 from .e2e_support import (
     CAMERA_SIZE,
+    CAMERA_SPY,
     CHROMIUM,
     CHROMIUM_FLAGS,
     LEAD_IN_S,
     SAMPLES,
     TAIL_S,
+    Camera,
     Clip,
     Server,
     run_dashboard,
     screenshot,
+    write_camera_file,
 )
 
 
@@ -54,31 +56,12 @@ def tapping_clip() -> Clip:
 
 
 @pytest.fixture(scope="session")
-def camera_file(tapping_clip: Clip, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake camera's ``.y4m``: first frame held, the clip, last frame held (see module docstring)."""
-    _needs("ffmpeg")
+def camera(tapping_clip: Clip, tmp_path_factory: pytest.TempPathFactory) -> Camera:
+    """The fake camera's clip (see module docstring)."""
+    truth = json.loads((SAMPLES / "finger_tapping.truth.json").read_text())
     out = tmp_path_factory.mktemp("camera") / "finger_tapping.y4m"
-    w, h = CAMERA_SIZE
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(tapping_clip.path),
-            "-vf",
-            f"scale={w}:{h},fps=30,tpad=start_duration={LEAD_IN_S}:start_mode=clone:"
-            f"stop_duration={TAIL_S}:stop_mode=clone",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "yuv4mpegpipe",
-            str(out),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return out
+    write_camera_file(tapping_clip, out, lead_in_s=LEAD_IN_S, tail_s=TAIL_S, size=CAMERA_SIZE)
+    return Camera(out, tapping_clip, LEAD_IN_S, TAIL_S, first_tap_s=float(truth["reps"][0]["start_s"]))
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser_context(camera_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless Debian Chromium (fresh profile) whose camera plays ``camera_file``."""
+def browser_context(camera: Camera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Debian Chromium (fresh profile) whose camera plays ``camera``; pages keep their camera streams."""
     _needs("chromium", CHROMIUM)
     sync_api = pytest.importorskip("playwright.sync_api")
     profile = tmp_path_factory.mktemp("chromium-profile")
@@ -99,10 +82,11 @@ def browser_context(camera_file: Path, tmp_path_factory: pytest.TempPathFactory)
             str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera_file}"],
+            args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={camera.path}"],
             accept_downloads=True,
             viewport={"width": 1400, "height": 2000},
         )
+        context.add_init_script(CAMERA_SPY)
         try:
             yield context
         finally:
@@ -125,6 +109,6 @@ def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         yield tab
     finally:
         report = getattr(request.node, "report_call", None)
-        if report is not None and report.failed:
+        if report is not None and report.failed and not tab.is_closed():
             screenshot(tab, f"FAILED_{request.node.name}")
         tab.close()

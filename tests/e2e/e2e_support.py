@@ -20,9 +20,26 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("HANDREHAB_CHROMIUM", "/usr/bin/chromium"))
 SAMPLES = Path(os.environ.get("HANDREHAB_SAMPLES", ROOT / "sample_videos"))
 SCREENSHOTS = Path(os.environ.get("HANDREHAB_SCREENSHOTS", ROOT / "tests" / "e2e" / "screenshots"))
-LEAD_IN_S = 10.0  # longer than connecting and loading the models takes on a busy machine
-TAIL_S = 12.0
+# The fake camera's clip starts with the scene empty for LEAD_IN_S, as a patient getting into position:
+# longer than START -> first analysed frame takes on this machine (1.4-2.9 s measured at load 12 on 2 cores).
+LEAD_IN_S = 3.0
+TAIL_S = 4.0  # then the last frame is held (the hand still) before the file loops
 CAMERA_SIZE = (480, 360)
+# Every getUserMedia stream is kept (so a test can stop the camera) and when the first one started (the fake
+# camera plays its file from frame 0 when it is opened).
+CAMERA_SPY = """
+(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  const open = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = async (constraints) => {
+    const stream = await open(constraints);
+    window.top.__handrehabCameraAt ??= Date.now() / 1000;
+    (window.__handrehabStreams ??= []).push(stream);
+    return stream;
+  };
+})();
+"""
 CHROMIUM_FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -50,6 +67,31 @@ class Clip:
 
 
 @dataclass(frozen=True)
+class Camera:
+    """What the fake camera plays, in a loop: ``lead_in_s`` of empty scene, the clip, ``tail_s`` of its last frame."""
+
+    path: Path
+    clip: Clip
+    lead_in_s: float
+    tail_s: float
+    first_tap_s: float  # when the clip's first tap starts, in the clip
+
+    @property
+    def duration_s(self) -> float:
+        """The clip of N taps as the camera shows it: the empty lead-in and the taps (not the idle tail)."""
+        return self.lead_in_s + self.clip.duration_s
+
+    @property
+    def loop_s(self) -> float:
+        return self.duration_s + self.tail_s
+
+    @property
+    def second_loop_tap_s(self) -> float:
+        """The earliest a tap of the file's second loop can start, from when the camera opened."""
+        return self.loop_s + self.lead_in_s + self.first_tap_s
+
+
+@dataclass(frozen=True)
 class Server:
     url: str
     data_dir: Path
@@ -62,6 +104,33 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def write_camera_file(clip: Clip, out: Path, *, lead_in_s: float, tail_s: float, size: tuple[int, int]) -> Path:
+    """Write the fake camera's ``.y4m``: the clip's empty background for ``lead_in_s``, the clip, its last frame held.
+
+    The sample clips are rendered on a flat background, so the empty scene is that colour (the median of
+    the first frame's border).
+    """
+    import av
+    import numpy as np
+
+    w, h = size
+    with av.open(str(clip.path)) as container:
+        frames = [f.reformat(width=w, height=h, format="yuv420p").to_ndarray() for f in container.decode(video=0)]
+        container.seek(0)
+        rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    empty_rgb = np.full((h, w, 3), np.median(border, axis=0), np.uint8)
+    empty = av.VideoFrame.from_ndarray(empty_rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    fps = 30
+    sequence = [empty] * round(lead_in_s * fps) + frames + [frames[-1]] * round(tail_s * fps)
+    with open(out, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in sequence:
+            f.write(b"FRAME\n")
+            f.write(np.ascontiguousarray(frame).tobytes())
+    return out
 
 
 def wait_for_app(page: Any, *, timeout_ms: int = 60_000) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
+from streamlit.testing.v1 import AppTest
 
+from dashboard.live_processor import LiveProcessor
 from exercises.base import FrameLandmarks
+from sessions.pipeline import Scored, score_series
 from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, LandmarkSeries
+from tracking.video import VideoInfo
 
 ROOT = Path(__file__).resolve().parents[3]  # where app.py and dashboard/ live
 
@@ -92,3 +98,81 @@ def video_frame(i: int, *, brightness: int = 150) -> av.VideoFrame:
     frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), brightness, np.uint8), format="rgb24")
     frame.pts, frame.time_base = i, Fraction(1, FPS)
     return frame
+
+
+# -- page tests (AppTest) ---------------------------------------------------------------------------
+
+TIMEOUT = 60
+
+
+@contextlib.contextmanager
+def streamlit_option(name: str, value: object) -> Iterator[None]:
+    """Set a Streamlit config option (as .streamlit/config.toml would) for the duration of a block."""
+    from streamlit import config
+
+    before = config.get_option(name)
+    config.set_option(name, value)
+    try:
+        yield
+    finally:
+        config.set_option(name, before)
+
+
+def run_page(page: str) -> None:
+    import importlib
+
+    importlib.import_module(f"dashboard.{page}").render()
+
+
+def page_test(page: str) -> AppTest:
+    return AppTest.from_function(run_page, args=(page,), default_timeout=TIMEOUT)
+
+
+def scored_taps(taps: int) -> Scored:
+    series = tapping_series(taps=taps)
+    video = VideoInfo("clip.mp4", 30.0, len(series), float(series.t[-1]), 640, 480)
+    return score_series(series, video, "finger_tapping")
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def start_live_set(at: AppTest, fake_camera: dict[str, Any], *, reps: int, seconds: float) -> LiveProcessor:
+    """Set the target on the page, make the processor as the page would and play ``seconds`` of taps to it."""
+    at.number_input(key="live_reps").set_value(reps).run()
+    proc = fake_camera["calls"][-1]["video_processor_factory"]()
+    assert isinstance(proc, LiveProcessor)
+    for i in range(int(seconds * FPS)):
+        proc.process_frame(video_frame(i))
+    return proc
+
+
+def live_sessions(store: Any, patient_id: str) -> list[Any]:
+    return [s for s in store.list_sessions(patient_id=patient_id) if s.source == "live"]
+
+
+def write_video(path: Path, *, frames: int, size: tuple[int, int] = (320, 240), fps: int = FPS) -> Path:
+    """A real H.264 MP4 of plain grey frames (no hand in it)."""
+    w, h = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), 100 + i % 20, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def last_frame(video: bytes | Path) -> np.ndarray:
+    """The last decoded frame (RGB) of an MP4 given as bytes or a path."""
+    import io
+
+    src = io.BytesIO(video) if isinstance(video, bytes) else str(video)
+    with av.open(src, "r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return frames[-1]

@@ -2,84 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_fakes import ROOT, FakeWebRtcContext, ScriptedTracker, tapping_series, video_frame
+from dashboard_fakes import (
+    ROOT,
+    TIMEOUT,
+    live_sessions,
+    page_test,
+    scored_taps,
+    start_live_set,
+    streamlit_option,
+    texts,
+    video_frame,
+)
 from streamlit.testing.v1 import AppTest
 
-from dashboard.live_processor import LiveProcessor, SetTarget
 from dashboard.results import ScoredItem
-from sessions.pipeline import Scored, score_series
 from sessions.store import open_store
-from tracking.video import VideoInfo
-
-TIMEOUT = 60
-
-
-@contextlib.contextmanager
-def streamlit_option(name: str, value: object) -> Iterator[None]:
-    """Set a Streamlit config option (as .streamlit/config.toml would) for the duration of a block."""
-    from streamlit import config
-
-    before = config.get_option(name)
-    config.set_option(name, value)
-    try:
-        yield
-    finally:
-        config.set_option(name, before)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data folder (database, settings, uploads) for one test; localhost, no password, no samples."""
-    folder = tmp_path / "data"
-    monkeypatch.setenv("HANDREHAB_DATA_DIR", str(folder))
-    monkeypatch.delenv("HANDREHAB_DB_URL", raising=False)
-    monkeypatch.delenv("HANDREHAB_PASSWORD", raising=False)
-    monkeypatch.setenv("HANDREHAB_SAMPLES", str(tmp_path / "no_samples"))
-    with streamlit_option("server.address", "localhost"):
-        yield folder
-
-
-@pytest.fixture
-def fake_camera(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """Replace the WebRTC component; put a processor in ``holder['processor']`` to simulate a playing camera."""
-    import streamlit_webrtc
-
-    holder: dict[str, Any] = {"processor": None, "calls": []}
-
-    def fake_streamer(**kwargs: Any) -> FakeWebRtcContext:
-        holder["calls"].append(kwargs)
-        return FakeWebRtcContext(holder["processor"])
-
-    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake_streamer)
-    yield holder
-
-
-def run_page(page: str) -> None:
-    import importlib
-
-    importlib.import_module(f"dashboard.{page}").render()
-
-
-def page_test(page: str) -> AppTest:
-    return AppTest.from_function(run_page, args=(page,), default_timeout=TIMEOUT)
-
-
-def scored_taps(taps: int) -> Scored:
-    series = tapping_series(taps=taps)
-    video = VideoInfo("clip.mp4", 30.0, len(series), float(series.t[-1]), 640, 480)
-    return score_series(series, video, "finger_tapping")
-
-
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [s.value for s in at.success]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_app_opens_on_the_live_page_with_no_ice_servers(data_dir: Path, fake_camera: dict[str, Any]) -> None:
@@ -102,32 +44,89 @@ def test_turn_server_from_settings_reaches_the_camera(data_dir: Path, fake_camer
     assert call["rtc_configuration"]["iceServers"][0]["urls"] == ["turn:relay.example.org:3478"]
 
 
-def test_finished_live_set_is_summarised_and_saved(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+def test_finished_live_set_is_summarised_and_saved_once(data_dir: Path, fake_camera: dict[str, Any]) -> None:
     store = open_store()
     store.add_patient("Ada", patient_id="p1")
-    tracker = ScriptedTracker(10)
-    proc = LiveProcessor(
-        exercise="finger_tapping", hand="right", target=SetTarget(reps=4), tracker_factory=lambda: tracker
-    )
-    for i in range(6 * 30):
-        proc.process_frame(video_frame(i))
-    assert proc.snapshot().done
-    fake_camera["processor"] = proc
     at = page_test("live")
     at.session_state["patient_id"] = "p1"
+    at.run()
+    proc = start_live_set(at, fake_camera, reps=4, seconds=6.0)
+    assert proc.snapshot().done
+    fake_camera["processor"] = proc
     at.run()
     assert not at.exception
     shown = texts(at)
     assert "data-count='4'" in shown
-    assert "4 repetitions in" in shown
+    assert [h.value for h in at.subheader] == ["Set complete"]
+    assert any("4 repetitions in" in s.value for s in at.success)
     assert "Saved to p1's history" in shown
-    history = store.history("p1")
-    assert list(history["rep_count"]) == [4]
-    assert store.list_sessions(patient_id="p1")[0].source == "live"
-    # The next set starts from zero on the same stream (the camera then stops, so the page's loop ends).
+    (saved,) = live_sessions(store, "p1")
+    assert saved.rep_count == 4
+    # The camera then stops (STOP, the stream ends): the finished set is not saved a second time.
+    proc.on_ended()
     fake_camera["processor"] = None
+    at.run()
+    assert "Saved to p1's history" in texts(at)
+    assert [s.id for s in live_sessions(store, "p1")] == [saved.id]
+
+
+def test_next_set_starts_from_zero_on_the_same_stream(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    at = page_test("live").run()
+    proc = start_live_set(at, fake_camera, reps=2, seconds=2.0)
+    fake_camera["processor"] = proc
+    at.run()
+    assert "Not saved: choose a patient" in texts(at)
+    fake_camera["processor"] = None  # the camera stops after the click, so the page's loop ends
     at.button(key="live_new_set").click().run()
     assert proc.snapshot().rep_count == 0 and not proc.snapshot().done
+
+
+def test_camera_lost_mid_set_saves_the_set_so_far(
+    data_dir: Path, fake_camera: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dashboard.live_processor
+
+    monkeypatch.setattr(dashboard.live_processor, "STALL_S", 0.5)
+    store = open_store()
+    store.add_patient("Ada", patient_id="p1")
+    at = page_test("live")
+    at.session_state["patient_id"] = "p1"
+    at.run()
+    proc = start_live_set(at, fake_camera, reps=10, seconds=2.3)  # three taps of ten, then no more frames
+    fake_camera["processor"] = proc
+    at.run()  # the page follows the set until the watchdog ends it
+    assert not at.exception
+    assert [h.value for h in at.subheader] == ["The camera stopped"]
+    assert any("3 repetitions in" in w.value for w in at.warning)
+    (saved,) = live_sessions(store, "p1")
+    assert saved.rep_count == 3
+    proc.on_ended()  # the stream ends later: nothing more is saved
+    fake_camera["processor"] = None
+    at.run()
+    assert [s.id for s in live_sessions(store, "p1")] == [saved.id]
+
+
+def test_stop_mid_set_saves_the_set_so_far_once(data_dir: Path, fake_camera: dict[str, Any]) -> None:
+    store = open_store()
+    store.add_patient("Ada", patient_id="p1")
+    at = page_test("live")
+    at.session_state["patient_id"] = "p1"
+    at.run()
+    proc = start_live_set(at, fake_camera, reps=3, seconds=2.5)  # a first set, to its target
+    fake_camera["processor"] = proc
+    at.run()
+    fake_camera["processor"] = None
+    at.button(key="live_new_set").click().run()
+    for i in range(int(2.5 * 30), int(3.8 * 30)):  # some taps of the next set...
+        proc.process_frame(video_frame(i))
+    count = proc.snapshot().rep_count
+    assert 1 <= count < 3 and not proc.snapshot().done
+    at.run()  # ...then STOP: the page ends the set
+    proc.on_ended()  # and so does the stream, a moment later
+    assert not at.exception
+    assert [h.value for h in at.subheader] == ["Set stopped"]
+    assert any(f"{count} repetitions in" in i.value for i in at.info)
+    assert [s.rep_count for s in live_sessions(store, "p1")] == [3, count]
 
 
 def test_score_page_lists_limits_and_waits_for_files(data_dir: Path) -> None:
@@ -143,9 +142,7 @@ def test_rejecting_a_rep_rescoring_and_saving_the_correction(data_dir: Path) -> 
     store.add_patient("Ada", patient_id="p1")
     scored = scored_taps(6)
     sid = store.save_scored(scored, patient_id="p1")
-    item = ScoredItem(
-        key="k1", name="clip.mp4", scored=scored, original=scored, session_id=sid, source=None, delete_source=False
-    )
+    item = ScoredItem.new("clip.mp4", scored, session_id=sid, key="k1")
     at = page_test("score")
     at.session_state["score_items"] = [item]
     at.run()
@@ -165,9 +162,7 @@ def test_rejecting_a_rep_rescoring_and_saving_the_correction(data_dir: Path) -> 
 
 def test_adding_a_missed_rep(data_dir: Path) -> None:
     scored = scored_taps(4)
-    item = ScoredItem(
-        key="k2", name="clip.mp4", scored=scored, original=scored, session_id=None, source=None, delete_source=False
-    )
+    item = ScoredItem.new("clip.mp4", scored, session_id=None, key="k2")
     at = page_test("score")
     at.session_state["score_items"] = [item]
     at.run()
@@ -281,9 +276,7 @@ def test_gauge_target_is_remembered(data_dir: Path, fake_camera: dict[str, Any])
 
 def test_several_recordings_are_shown_and_corrected_independently(data_dir: Path) -> None:
     items = [
-        ScoredItem(
-            key=f"k{n}", name=f"clip{n}.mp4", scored=s, original=s, session_id=None, source=None, delete_source=False
-        )
+        ScoredItem.new(f"clip{n}.mp4", s, session_id=None, key=f"k{n}")
         for n, s in ((3, scored_taps(3)), (5, scored_taps(5)))
     ]
     at = page_test("score")
@@ -311,7 +304,7 @@ def score_garbage(data_dir: str) -> None:
         exercise="finger_tapping",
         hand="auto",
         patient_id=None,
-        delete_source=True,
+        owned=True,
         keep_video=False,
     )
     st.write(f"item: {item}")
