@@ -51,7 +51,7 @@ def render() -> None:
         items: list[ScoredItem] = []
         for f in files or []:
             try:
-                path = save_upload(context.data_dir(), f.name, f.getvalue())
+                path = save_upload(context.data_dir(), f.name, f.getvalue(), max_bytes=max_mb << 20)
             except UploadRejectedError as e:
                 st.error(str(e))
                 continue
