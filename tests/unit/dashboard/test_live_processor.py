@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from dashboard_fakes import FPS, ScriptedTracker, hand_frame, video_frame
 
-from dashboard.live_processor import LiveProcessor, SetTarget, series_from_frames
+from dashboard.live_processor import LiveProcessor, SetTarget, WarmTracker, series_from_frames
+from dashboard.live_sets import EndedSet, SetOutcome
 from exercises.base import FrameLandmarks
 from sessions.pipeline import score_series
 from tracking.video import VideoInfo
@@ -148,3 +150,99 @@ def test_series_from_frames_marks_missing_hands() -> None:
 def test_detector_is_made_for_the_chosen_hand(hand: str) -> None:
     proc = LiveProcessor(exercise="finger_tapping", hand=hand, target=SetTarget(), tracker_factory=lambda: None)
     assert proc.hand == hand
+
+
+# -- the end of a set: once, whoever notices first ------------------------------------------------
+
+
+class Recorder:
+    """An ``on_set_end`` that remembers what it was handed (from whatever thread)."""
+
+    def __init__(self) -> None:
+        self.ended: list[EndedSet] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, ended: EndedSet) -> SetOutcome:
+        with self.lock:
+            self.ended.append(ended)
+        return SetOutcome(ended, note="recorded")
+
+
+def ending(taps: int, target: SetTarget, **kw: object) -> tuple[LiveProcessor, Recorder]:
+    recorder = Recorder()
+    tracker = ScriptedTracker(taps)
+    proc = LiveProcessor(
+        exercise="finger_tapping",
+        hand="right",
+        target=target,
+        tracker_factory=lambda: tracker,
+        on_set_end=recorder,
+        **kw,  # type: ignore[arg-type]
+    )
+    return proc, recorder
+
+
+def test_a_set_reaching_its_target_is_handed_over_once() -> None:
+    proc, recorder = ending(10, SetTarget(reps=4))
+    feed(proc, range(int(4.0 * FPS)))
+    outcome = proc.outcome(0, timeout_s=10)
+    assert outcome is not None and outcome.note == "recorded"
+    proc.end_set("stopped")
+    proc.on_ended()
+    (ended,) = recorder.ended
+    assert (ended.reason, ended.live_count) == ("target", 4)
+    assert ended.series is not None and ended.series.t[-1] < 3.0  # up to the fourth tap (0.5 s + 4 at 2 Hz)
+    assert ended.duration_s == pytest.approx(ended.series.t[-1])
+
+
+def test_frames_stopping_mid_set_end_it_with_the_reps_so_far() -> None:
+    proc, recorder = ending(10, SetTarget(reps=10), stall_s=0.3)
+    feed(proc, range(int(2.3 * FPS)))  # three taps, then the camera is gone
+    outcome = proc.outcome(0, timeout_s=5)
+    assert outcome is not None
+    snap = proc.snapshot()
+    assert snap.done and snap.end_reason == "camera"
+    feed(proc, range(int(2.3 * FPS), int(4.0 * FPS)))  # it comes back: the ended set counts nothing more
+    proc.on_ended()
+    (ended,) = recorder.ended
+    assert (ended.reason, ended.live_count) == ("camera", 3) and proc.snapshot().rep_count == 3
+
+
+def test_a_stream_ending_mid_set_hands_the_set_over_once() -> None:
+    proc, recorder = ending(10, SetTarget(reps=10))
+    feed(proc, range(int(2.3 * FPS)))
+    with ThreadPoolExecutor(8) as pool:  # the page, the stream and the watchdog may all end it at once
+        list(pool.map(lambda _: proc.end_set("stopped"), range(8)))
+    proc.on_ended()
+    assert proc.outcome(0, timeout_s=5) is not None
+    assert [(e.reason, e.live_count) for e in recorder.ended] == [("stopped", 3)]
+
+
+def test_a_set_without_a_rep_is_not_handed_over() -> None:
+    proc, recorder = ending(10, SetTarget(reps=10), stall_s=0.2)
+    feed(proc, range(int(0.6 * FPS)))  # the hand is there, no tap yet
+    time.sleep(0.5)
+    proc.on_ended()
+    assert recorder.ended == [] and proc.outcome(0) is None and not proc.snapshot().done
+
+
+def test_warm_tracker_is_loaded_before_it_is_taken_and_taken_once() -> None:
+    tracker = ScriptedTracker(3)
+    warm = WarmTracker(lambda: tracker)
+    assert warm.take() is tracker
+    assert tracker.calls == [-1.0]  # loaded with a blank frame before any real one
+    assert warm.taken
+    with pytest.raises(RuntimeError):
+        warm.take()
+    warm.close()
+    assert not tracker.closed  # the stream that took it closes it
+
+
+def test_a_spare_tracker_nobody_took_is_released() -> None:
+    tracker = ScriptedTracker(3)
+    warm = WarmTracker(lambda: tracker)
+    warm.close()
+    deadline = time.monotonic() + 5
+    while not tracker.closed and time.monotonic() < deadline:  # closed once it has finished loading
+        time.sleep(0.01)
+    assert tracker.closed
