@@ -1,10 +1,10 @@
 """Fuzz the video decoding path with mutated files: nothing may crash or hang the process.
 
-Each mutated file must either raise ``UnusableInputError`` or yield frames. Files are decoded in a
-child process so that a native crash (a segfault in FFmpeg) or a hang is caught and reported with
-the file that caused it, instead of taking the harness down.
+Each mutated file must either raise ``UnusableInputError`` or yield frames, within ``--per-file`` seconds.
+Files are decoded in a child process so that a native crash (a segfault in FFmpeg) or a hang is caught
+and reported with the file that caused it, instead of taking the harness down.
 
-    python -m bench.fuzz --seconds 300
+    python -m bench.fuzz --seconds 300 [--seed N] [--per-file 10]
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import multiprocessing as mp
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,50 +43,90 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
     return bytes(buf)
 
 
-def _decode_all(paths: list[str], max_frames: int) -> None:
-    """Child process: decode each file; an exception other than UnusableInputError is a failure."""
+def _decode_all(paths: list[str], max_frames: int, conn: Connection) -> None:
+    """Child process: decode each file, telling the parent when each starts and how it ended.
+
+    Anything but ``UnusableInputError`` or frames escapes and ends the process with an error (a failure).
+    """
     from tracking.video import UnusableInputError, read_video
 
-    for p in paths:
+    for i, p in enumerate(paths):
+        conn.send(("start", i))
         try:
             _, frames = read_video(p, max_side=320)
             # Closed on the early break: a decoder thread still inside FFmpeg at process exit aborts it.
             with frames:
-                for i, (_, rgb) in enumerate(frames):
+                for n, (_, rgb) in enumerate(frames, 1):
                     assert rgb.ndim == 3 and rgb.dtype == np.uint8
-                    if i >= max_frames:
+                    if n >= max_frames:
                         break
+            conn.send(("decoded", i))
         except UnusableInputError:
-            pass
+            conn.send(("unusable", i))
+    conn.send(("done", len(paths)))
 
 
-def fuzz(seeds: list[Path], *, seconds: float, batch: int = 20, per_file_s: float = 5.0, seed: int = 0) -> dict:
-    """Mutate ``seeds`` for ``seconds``; return counts and the files that crashed or hung."""
+def fuzz(
+    seeds: list[Path], *, seconds: float, batch: int = 20, per_file_s: float = 10.0, seed: int = 0
+) -> dict[str, Any]:
+    """Mutate ``seeds`` for ``seconds``; return counts and the files that crashed or hung.
+
+    Batches of files are decoded in a child process; a file that takes longer than ``per_file_s`` is a
+    hang (the child is killed), a child that dies is a crash. Either way the batch goes on with the next
+    file in a fresh child, and the failing file is copied out of the temporary folder for replay.
+    """
     rng = np.random.default_rng(seed)
     corpus = [p.read_bytes() for p in seeds]
     ctx = mp.get_context("spawn")
+    counts = {"files": 0, "decoded": 0, "unusable": 0}
     failures: list[dict[str, str]] = []
-    files = 0
+    slowest = 0.0
     deadline = time.monotonic() + seconds
     with tempfile.TemporaryDirectory(prefix="handrehab-fuzz-") as tmp:
         while time.monotonic() < deadline:
-            paths = []
-            for k in range(batch):
+            paths: list[str] = []
+            for _ in range(batch):
                 data = mutate(corpus[int(rng.integers(len(corpus)))], rng)
-                path = Path(tmp) / f"case{files + k}.mp4"
+                path = Path(tmp) / f"case{counts['files'] + len(paths)}.mp4"
                 path.write_bytes(data)
                 paths.append(str(path))
-            proc = ctx.Process(target=_decode_all, args=(paths, 90))
-            proc.start()
-            proc.join(per_file_s * batch)
-            if proc.is_alive():
-                proc.kill()
+            while paths:
+                ours, theirs = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_decode_all, args=(paths, 90, theirs))
+                proc.start()
+                theirs.close()
+                current, started, failed = -1, time.monotonic(), None
+                while True:
+                    if not ours.poll(per_file_s if current >= 0 else per_file_s + 30):  # + the child's start-up
+                        failed = "hang"
+                        break
+                    try:
+                        event, i = ours.recv()
+                    except EOFError:  # the child died without a word: a native crash
+                        proc.join()
+                        failed = f"crash (exit {proc.exitcode})"
+                        break
+                    if event == "start":
+                        current, started = i, time.monotonic()
+                        continue
+                    if event == "done":
+                        break
+                    counts["files"] += 1
+                    counts[event] += 1
+                    slowest = max(slowest, time.monotonic() - started)
+                if failed == "hang":
+                    proc.kill()
                 proc.join()
-                failures.append({"kind": "hang", "files": _keep(paths)})
-            elif proc.exitcode != 0:
-                failures.append({"kind": f"crash (exit {proc.exitcode})", "files": _keep(paths)})
-            files += batch
-    return {"files": files, "failures": failures}
+                ours.close()
+                if failed is None:
+                    if proc.exitcode != 0:  # a clean "done" and then a bad exit: the interpreter's teardown
+                        failures.append({"kind": f"crash at exit ({proc.exitcode})", "files": _keep(paths)})
+                    break
+                bad = max(current, 0)
+                counts["files"] += 1
+                failures.append({"kind": failed, "files": _keep(paths[bad : bad + 1])})
+                paths = paths[bad + 1 :]
+    return {**counts, "failures": failures, "slowest_s": slowest}
 
 
 def _keep(paths: list[str]) -> str:
@@ -99,15 +141,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-file", type=float, default=10.0, help="seconds after which a file counts as a hang")
     args = parser.parse_args()
     seeds = sorted((ROOT / "sample_videos").glob("*.mp4"))
     if not seeds:
         print("no seed videos in sample_videos/", file=sys.stderr)
         return 2
-    report = fuzz(seeds, seconds=args.seconds, seed=args.seed)
-    print(f"{report['files']} mutated files decoded, {len(report['failures'])} failing batches")
+    report = fuzz(seeds, seconds=args.seconds, seed=args.seed, per_file_s=args.per_file)
+    kinds = [f["kind"] for f in report["failures"]]
+    crashes, hangs = sum(k.startswith("crash") for k in kinds), kinds.count("hang")
+    print(
+        f"{report['files']} mutated files in {args.seconds:g} s: {report['decoded']} gave frames, "
+        f"{report['unusable']} were refused as unusable; {crashes} crashes, {hangs} hangs "
+        f"(slowest file {report['slowest_s']:.2f} s)"
+    )
     for f in report["failures"]:
-        print(f"  {f['kind']}: replay the files in {f['files']}")
+        print(f"  {f['kind']}: replay {f['files']}")
     return 1 if report["failures"] else 0
 
 
