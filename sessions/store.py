@@ -8,8 +8,11 @@ is current and older ones are kept.
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` (so two
 writers never deadlock upgrading a read lock), queue on an OS file lock (woken as soon as the previous
 writer is done) and are retried on "database is locked", so several processes can write to one file at
-once without losing anything or showing an error. The schema is
-managed by Alembic and upgraded to head when a store is opened (see :func:`open_store`).
+once without losing anything or showing an error. A write that cannot be done, because the disk is full or
+another program holds the database locked past the retry budget (``open_store(max_retry_s=...)``), raises a
+:class:`StoreError` of one plain sentence and leaves nothing behind: the transaction is rolled back and a
+video file kept for it removed. The schema is managed by Alembic and upgraded to head when a store is opened
+(see :func:`open_store`).
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ T = TypeVar("T")
 
 
 class StoreError(ValueError):
-    """A request the store cannot satisfy (unknown id, bad argument, incompatible database); one plain sentence."""
+    """A request the store cannot satisfy (unknown id, bad argument, full disk, lasting lock ...); one sentence."""
 
 
 class NotFoundError(StoreError, LookupError):
