@@ -24,6 +24,7 @@ REFRESH_S = 0.3  # how often the counter and gauge are redrawn while the camera 
 COUNTER_ID = "rep-counter"
 SPARE_TRACKER = "live_spare_tracker"
 LAST_PROCESSOR = "live_processor"
+STREAM_END_WAIT_S = 3.0
 OUTCOME_WAIT_S = 20.0  # scoring a set takes a moment; saving it, at most the store's retry budget
 
 
@@ -171,7 +172,9 @@ def live_panel(webrtc: Any, *, exercise: str, target: SetTarget, value_target: f
         st.write("Press **START** and allow the camera. Nothing leaves this computer.")
         last = st.session_state.get(LAST_PROCESSOR)
         if isinstance(last, LiveProcessor):
-            last.end_set("stopped")  # STOP mid-set: the set so far is saved (once, whoever ends it first)
+            # After STOP streamlit-webrtc ends the stream as this run starts: its processor ends the set so
+            # far (on_ended), whose summary is shown here.
+            last.wait_closed(timeout_s=STREAM_END_WAIT_S)
             _show_outcome(last)
         return
     st.session_state[LAST_PROCESSOR] = proc

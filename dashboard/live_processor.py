@@ -464,6 +464,10 @@ class LiveProcessor(VideoProcessorBase):
         with self._lock:
             return self._snapshot
 
+    def wait_closed(self, *, timeout_s: float) -> bool:
+        """Wait for the stream to end (:meth:`on_ended`); True when it has."""
+        return self._closed.wait(timeout_s)
+
     def outcome(self, set_id: int, *, timeout_s: float = 0.0) -> SetOutcome | None:
         """The outcome of set ``set_id`` once it has ended and been handed over (waits up to ``timeout_s``)."""
         with self._ended:

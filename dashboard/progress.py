@@ -101,7 +101,6 @@ def render() -> None:
     st.subheader("Sessions")
     shown = hist[["session_id", "recorded_at", "version", "kind", "rep_count", "detection_rate", *keys]]
     st.dataframe(shown, hide_index=True)
-    _review(store, hist)
     st.download_button(
         "Download progress report (PDF)",
         _progress_pdf_maker(store, patient_id, exercise),
@@ -110,6 +109,7 @@ def render() -> None:
         key="progress_pdf",
         on_click="ignore",
     )
+    _review(store, hist)
 
 
 def _review(store: Any, hist: pd.DataFrame) -> None:
