@@ -25,6 +25,8 @@ SKIN_TONES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
 """Skin tones, light to dark, as (dorsal, palmar) sRGB colours."""
 
 BACKGROUND_KINDS: tuple[str, ...] = ("flat", "gradient", "textured", "cluttered", "table")
+HELDOUT_BACKGROUND_KINDS: tuple[str, ...] = ("stripes", "beige", "dark")
+"""Backgrounds only the held-out accuracy suite uses (the detectors were never tuned on them)."""
 """Background kinds understood by :func:`make_background`."""
 
 LIGHTING_KINDS: tuple[str, ...] = ("front", "left", "right", "top", "dim", "warm", "cool")
@@ -189,7 +191,8 @@ def make_background(kind: str, width: int, height: int, rng: np.random.Generator
     kind : str
         One of :data:`BACKGROUND_KINDS`: ``flat`` (one colour), ``gradient``, ``textured``
         (fabric/wall noise or wood grain), ``cluttered`` (a room: wall, furniture, shelves,
-        window, frames, a plant), ``table`` (a table top seen from above).
+        window, frames, a plant), ``table`` (a table top seen from above); held-out kinds ``stripes``
+        (striped or checked fabric), ``beige`` (a warm wall close to skin colours), ``dark`` (a dim room).
     width, height : int
         Image size.
     rng : numpy.random.Generator
@@ -239,8 +242,24 @@ def make_background(kind: str, width: int, height: int, rng: np.random.Generator
         img *= (1.1 - 0.5 * r)[..., None]
     elif kind == "cluttered":
         img = _room(h, w, rng)
+    elif kind == "stripes":
+        c0 = _random_color(rng, sat=0.6, val=(0.3, 0.9))
+        c1 = _random_color(rng, sat=0.6, val=(0.15, 0.7))
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        ang = rng.uniform(0, np.pi)
+        period = rng.uniform(12, 40)
+        s = (np.sin(2 * np.pi * (xx * np.cos(ang) + yy * np.sin(ang)) / period) > 0).astype(np.float32)
+        if rng.random() < 0.5:  # checked: a second set of stripes across the first
+            s = 0.5 * (s + (np.sin(2 * np.pi * (-xx * np.sin(ang) + yy * np.cos(ang)) / period) > 0))
+        img = c0 * (1 - s[..., None]) + c1 * s[..., None]
+        img *= (0.85 + 0.25 * _fbm(h, w, rng, base=96, octaves=3))[..., None]
+    elif kind == "beige":  # skin-coloured wall: the hand stands out by shading, not by colour
+        c0 = np.array([rng.uniform(0.72, 0.9), rng.uniform(0.55, 0.7), rng.uniform(0.42, 0.55)], np.float32)
+        img = c0 * (0.85 + 0.3 * _fbm(h, w, rng, base=128, octaves=4))[..., None]
+    elif kind == "dark":  # a dim room: same furniture, a quarter of the light
+        img = _room(h, w, rng) * rng.uniform(0.15, 0.3)
     else:
-        raise ValueError(f"unknown background kind {kind!r}; choose from {BACKGROUND_KINDS}")
+        raise ValueError(f"unknown background kind {kind!r}; choose from {BACKGROUND_KINDS + HELDOUT_BACKGROUND_KINDS}")
     return np.clip(img, 0, 1).astype(np.float32)
 
 

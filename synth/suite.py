@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from synth.scene import BACKGROUND_KINDS, LIGHTING_KINDS, SKIN_TONES
+from synth.scene import BACKGROUND_KINDS, HELDOUT_BACKGROUND_KINDS, LIGHTING_KINDS, SKIN_TONES
 from synth.scripts import EXERCISES
 from synth.video import ClipSpec, render_clip, truth_path
 
@@ -58,7 +59,7 @@ SAMPLE_SPECS: dict[str, ClipSpec] = {
 SUITE_VIEWS: dict[str, tuple[str, ...]] = {
     "finger_tapping": ("three_quarter", "palm", "side"),
     "thumb_opposition": ("palm", "three_quarter"),
-    "finger_lifting": ("above", "oblique"),
+    "finger_lifting": ("radial_oblique", "oblique"),
     "wrist_flexion": ("side", "three_quarter"),
     "grip": ("palm", "back", "three_quarter"),
     "finger_spread": ("palm", "back"),
@@ -66,7 +67,24 @@ SUITE_VIEWS: dict[str, tuple[str, ...]] = {
     "pronation_supination": ("forearm_side",),
     "thumb_flexion": ("palm", "three_quarter"),
 }
-"""Camera views used for each exercise in the suite."""
+"""Camera views used for each exercise in the (development) suite.
+
+Finger lifting is filmed as a therapist would, from the side or obliquely in front: a camera straight
+above sees a finger rise toward it, which hides the lift's height (the ``above`` view of the sample clip).
+"""
+
+HELDOUT_VIEWS: dict[str, tuple[str, ...]] = {
+    "finger_tapping": ("palm_below", "three_quarter_ulnar", "palm_above"),
+    "thumb_opposition": ("palm_above", "palm_below", "back_three_quarter"),
+    "finger_lifting": ("ulnar_oblique", "ulnar_steep"),
+    "wrist_flexion": ("side_ulnar", "side_above"),
+    "grip": ("palm_above", "back_above", "three_quarter_ulnar"),
+    "finger_spread": ("palm_below", "back_above"),
+    "wrist_deviation": ("palm_above", "back_above"),
+    "pronation_supination": ("forearm_oblique", "forearm_tilted"),
+    "thumb_flexion": ("palm_below", "palm_above"),
+}
+"""Camera views of the held-out suite: none of them is used in the development suite."""
 
 
 def spec_hash(spec: ClipSpec) -> str:
@@ -140,13 +158,21 @@ def make_samples(out_dir: str | Path, only: list[str] | None = None) -> list[Pat
     return paths
 
 
-def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXERCISES) -> list[ClipSpec]:
+def suite_specs(
+    n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXERCISES, *, heldout: bool = False
+) -> list[ClipSpec]:
     """The varied clip specs of the benchmark suite.
 
     Skin tones and background kinds are cycled (so every tone and kind appears for every
     exercise once ``n_per_exercise`` reaches their count); views, lighting, speed, amplitude,
     hand side and size, noise, motion blur, JPEG compression, frame rate and resolution are
     drawn at random.
+
+    The held-out suite (``heldout=True``, with a seed of its own) measures what the detectors were not
+    tuned on: other camera views (:data:`HELDOUT_VIEWS`), other backgrounds
+    (:data:`synth.scene.HELDOUT_BACKGROUND_KINDS`) and other hands (a wider range of sizes, per-digit
+    lengths and girth; the development suite renders the standard proportions). To render enough of them
+    in the time, held-out clips are 640x480 or 480x360 at 24 or 30 fps without motion blur.
 
     Parameters
     ----------
@@ -156,6 +182,8 @@ def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXE
         Suite seed.
     exercises : tuple of str
         Exercises to include.
+    heldout : bool
+        Make the held-out suite.
 
     Returns
     -------
@@ -164,16 +192,16 @@ def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXE
     """
     rng = np.random.default_rng(seed)
     skins = list(SKIN_TONES)
-    bgs = list(BACKGROUND_KINDS)
+    bgs = list(HELDOUT_BACKGROUND_KINDS if heldout else BACKGROUND_KINDS)
     specs = []
     for ei, ex in enumerate(exercises):
         for k in range(n_per_exercise):
-            views = SUITE_VIEWS[ex]
+            views = (HELDOUT_VIEWS if heldout else SUITE_VIEWS)[ex]
             res = [(640, 480)] * 6 + [(1280, 720), (480, 360)]
             w, h = res[int(rng.integers(len(res)))]
             fps = float(rng.choice([15.0, 24.0, 30.0, 30.0, 30.0, 60.0]))
             bg = bgs[(k + ei) % len(bgs)]
-            if ex == "finger_lifting" and rng.random() < 0.6:
+            if ex == "finger_lifting" and rng.random() < 0.6 and not heldout:
                 bg = "table"
             params: dict[str, Any] = {}
             if ex == "finger_tapping":
@@ -212,31 +240,40 @@ def suite_specs(n_per_exercise: int, seed: int, exercises: tuple[str, ...] = EXE
                     params["closure"] = float(rng.uniform(0.4, 1.0))
                 elif ex == "finger_spread":
                     params["spread_deg"] = float(rng.uniform(8, 22))
-            specs.append(
-                ClipSpec(
-                    exercise=ex,
-                    seed=int(seed * 100003 + ei * 1009 + k),
-                    side="left" if rng.random() < 0.35 else "right",
-                    skin=skins[(k + 2 * ei) % len(skins)],
-                    background=bg,
-                    lighting=str(rng.choice(LIGHTING_KINDS)),
-                    view=str(views[k % len(views)]),
-                    fps=fps,
-                    width=w,
-                    height=h,
-                    hand_size=float(rng.uniform(0.85, 1.12)),
-                    fill=float(rng.uniform(0.4, 0.6)),
-                    noise=float(rng.uniform(0.0, 6.0)),
-                    jpeg_quality=int(rng.choice([0, 0, 85, 60, 40])),
-                    blur_subframes=int(rng.choice([1, 1, 1, 3])),
-                    view_jitter=6.0,
-                    params=params,
-                )
+            other: dict[str, Any] = {}
+            if heldout:  # other hands; a smaller, sharper video so that enough clips fit the rendering budget
+                other = {
+                    "hand_size": float(rng.uniform(0.75, 1.25)),
+                    "finger_scale": tuple(float(v) for v in rng.uniform(0.88, 1.12, 5)),
+                    "girth": float(rng.uniform(0.85, 1.2)),
+                    "fps": float(rng.choice([24.0, 30.0])),
+                    "blur_subframes": 1,
+                    **({"width": 480, "height": 360} if k % 2 else {"width": 640, "height": 480}),
+                }
+            spec = ClipSpec(
+                exercise=ex,
+                seed=int(seed * 100003 + ei * 1009 + k),
+                side="left" if rng.random() < 0.35 else "right",
+                skin=skins[(k + 2 * ei) % len(skins)],
+                background=bg,
+                lighting=str(rng.choice(LIGHTING_KINDS)),
+                view=str(views[k % len(views)]),
+                fps=fps,
+                width=w,
+                height=h,
+                hand_size=float(rng.uniform(0.85, 1.12)),
+                fill=float(rng.uniform(0.4, 0.6)),
+                noise=float(rng.uniform(0.0, 6.0)),
+                jpeg_quality=int(rng.choice([0, 0, 85, 60, 40])),
+                blur_subframes=int(rng.choice([1, 1, 1, 3])),
+                view_jitter=6.0,
+                params=params,
             )
+            specs.append(replace(spec, **other))
     return specs
 
 
-def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path) -> list[Path]:
+def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path, *, heldout: bool = False) -> list[Path]:
     """Render (or reuse) a varied suite of clips across exercises.
 
     Clips are named ``EXERCISE_HASH.mp4`` where the hash covers every parameter, so a
@@ -250,6 +287,8 @@ def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path) -> list[Path
         Suite seed.
     out_dir : str or Path
         Output directory.
+    heldout : bool
+        Make the held-out suite (see :func:`suite_specs`).
 
     Returns
     -------
@@ -259,6 +298,6 @@ def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path) -> list[Path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for spec in suite_specs(n_per_exercise, seed):
+    for spec in suite_specs(n_per_exercise, seed, heldout=heldout):
         paths.append(render_cached(spec, out / f"{spec.exercise}_{spec_hash(spec)}.mp4"))
     return paths
