@@ -51,19 +51,49 @@ A key holding ``{finger: value}`` is compared finger by finger. ``angle_mae_deg`
 error over an exercise's keys in degrees."""
 
 
-def evaluate_clip(path: str) -> dict[str, Any]:
+def track_cached(path: str, landmarks: Path | None) -> tuple[Any, Any, list[str], float]:
+    """Track ``path`` (MediaPipe), or load its landmarks tracked before into ``landmarks``.
+
+    Tracking is nearly all of the cost of scoring; with a landmark cache, a change to an exercise's analysis
+    is re-measured on the whole suite in seconds. Returns ``(video, series, warnings, seconds)``.
+    """
+    from sessions.pipeline import needs_pose
+    from tracking.hands import track_video
+    from tracking.series import load_series, save_series
+    from tracking.video import VideoInfo
+
+    exercise = json.loads(_truth_file(path).read_text())["exercise"]
+    npz = landmarks / f"{Path(path).stem}.npz" if landmarks is not None else None
+    meta = npz.with_suffix(".json") if npz is not None else None
+    if npz is not None and meta is not None and npz.exists() and meta.exists():
+        doc = json.loads(meta.read_text())
+        return VideoInfo(**doc["video"]), load_series(npz), doc["warnings"], doc["seconds"]
+    t0 = time.perf_counter()
+    video, series, warnings = track_video(path, pose=needs_pose(exercise))
+    seconds = time.perf_counter() - t0
+    if npz is not None and meta is not None:
+        save_series(series, npz)
+        meta.write_text(json.dumps({"video": video.to_dict(), "warnings": warnings, "seconds": seconds}))
+    return video, series, warnings, seconds
+
+
+def _truth_file(path: str) -> Path:
+    return Path(path).with_name(Path(path).stem + ".truth.json")
+
+
+def evaluate_clip(path: str, landmarks: Path | None = None) -> dict[str, Any]:
     """Score one clip and compare it with its truth (runs in a worker process)."""
     from exercises.recognize import recognize_exercise
     from metrics.angles import compute_finger_angles
-    from sessions.pipeline import score_video
+    from sessions.pipeline import score_tracked
     from synth.hand import segment_angles
 
-    truth = json.loads(Path(path).with_name(Path(path).stem + ".truth.json").read_text())
+    truth = json.loads(_truth_file(path).read_text())
     exercise = truth["exercise"]
+    video, series, warnings, seconds = track_cached(path, landmarks)
     t0 = time.perf_counter()
-    scored = score_video(path, exercise)
-    seconds = time.perf_counter() - t0
-    result, series = scored.result, scored.series
+    result = score_tracked(series, video, exercise, warnings=warnings).result
+    seconds += time.perf_counter() - t0
     row: dict[str, Any] = {
         "clip": Path(path).name,
         "exercise": exercise,
@@ -189,16 +219,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None, help="rendered clips are kept here")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out", help="CSV and JSON of the figures")
+    parser.add_argument(
+        "--landmarks",
+        type=Path,
+        default=None,
+        help="keep each clip's tracked landmarks here and reuse them (re-measures an analysis change in seconds; "
+        "clear it after a tracking change)",
+    )
+    parser.add_argument("--exercise", action="append", help="only these exercises (repeatable)")
     args = parser.parse_args(argv)
 
+    from sessions.cli import quiet_native_stderr
     from synth.suite import make_suite
+
+    quiet_native_stderr()  # MediaPipe's native log lines (the scoring workers inherit it)
 
     t0 = time.perf_counter()
     cache = args.cache or (HELDOUT_CACHE if args.heldout else DEFAULT_CACHE)
-    clips = make_suite(args.per_exercise, args.seed, cache, heldout=args.heldout)
+    clips = make_suite(args.per_exercise, args.seed, cache, heldout=args.heldout, workers=args.workers)
+    if args.exercise:
+        clips = [c for c in clips if c.name.rsplit("_", 1)[0] in args.exercise]
     rendered = time.perf_counter() - t0
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = pd.DataFrame(pool.map(evaluate_clip, map(str, clips)))
+        rows = pd.DataFrame(pool.map(evaluate_clip, map(str, clips), [args.landmarks] * len(clips)))
     scored = time.perf_counter() - t0 - rendered
     args.out.mkdir(parents=True, exist_ok=True)
     name = "accuracy_heldout" if args.heldout else "accuracy"

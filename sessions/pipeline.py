@@ -58,10 +58,26 @@ def score_video(
     """Track ``path`` and score it. Raises ``UnusableInputError`` when the file cannot be used."""
     from tracking.hands import track_video
 
-    needs_pose = exercise != "auto" and getattr(get_exercise(exercise), "needs_pose", False)
-    video, series, warnings = track_video(path, hand=hand, max_side=max_side, pose=needs_pose, progress=progress)
+    video, series, warnings = track_video(
+        path, hand=hand, max_side=max_side, pose=needs_pose(exercise), progress=progress
+    )
+    return score_tracked(series, video, exercise, warnings=warnings)
+
+
+def needs_pose(exercise: str) -> bool:
+    """Whether scoring ``exercise`` tracks MediaPipe Pose too (for the forearm)."""
+    return exercise != "auto" and bool(getattr(get_exercise(exercise), "needs_pose", False))
+
+
+def score_tracked(
+    series: LandmarkSeries, video: VideoInfo, exercise: str, *, warnings: Sequence[str] = ()
+) -> Scored:
+    """Score a freshly tracked recording: as :func:`score_series`, plus the checks made once per recording.
+
+    Whether the movement looks like another exercise is checked here, once: the warning is kept with the
+    session's tracking warnings when it is re-scored. ``exercise='auto'`` recognises the exercise first.
+    """
     if exercise != "auto":
-        # Checked once, here: the warning is kept with the session's tracking warnings when it is re-scored.
         return score_series(series, video, exercise, warnings=[*warnings, *_other_exercise(series, exercise)])
     return score_recognized(series, video, warnings=warnings)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -273,7 +274,9 @@ def suite_specs(
     return specs
 
 
-def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path, *, heldout: bool = False) -> list[Path]:
+def make_suite(
+    n_per_exercise: int, seed: int, out_dir: str | Path, *, heldout: bool = False, workers: int = 1
+) -> list[Path]:
     """Render (or reuse) a varied suite of clips across exercises.
 
     Clips are named ``EXERCISE_HASH.mp4`` where the hash covers every parameter, so a
@@ -289,6 +292,8 @@ def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path, *, heldout: 
         Output directory.
     heldout : bool
         Make the held-out suite (see :func:`suite_specs`).
+    workers : int
+        Processes rendering at once (the renderer uses one core).
 
     Returns
     -------
@@ -297,7 +302,9 @@ def make_suite(n_per_exercise: int, seed: int, out_dir: str | Path, *, heldout: 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for spec in suite_specs(n_per_exercise, seed, heldout=heldout):
-        paths.append(render_cached(spec, out / f"{spec.exercise}_{spec_hash(spec)}.mp4"))
-    return paths
+    specs = suite_specs(n_per_exercise, seed, heldout=heldout)
+    paths = [out / f"{spec.exercise}_{spec_hash(spec)}.mp4" for spec in specs]
+    if workers <= 1:
+        return [render_cached(spec, path) for spec, path in zip(specs, paths, strict=True)]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(render_cached, specs, paths))
