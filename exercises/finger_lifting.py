@@ -1,23 +1,23 @@
 """Finger lifting: hand flat on a table, one rep is one finger lifted off it and put back.
 
-The lift of a finger is its MCP extension relative to the resting posture held at the start
-(:data:`REFERENCE_S`), estimated two ways and the larger taken:
+A lift is measured in the image, where MediaPipe is reliable, not from its world landmarks: on rendered
+hands lying on a table and seen from above its world depth barely moves while a finger rises 20-35°, and
+its palm orientation was 20-70° off (measured on the accuracy suite's renders). Each frame's palm (wrist and
+the four MCPs, which a finger lift leaves in place) is mapped onto the palm of the resting hold at the start
+(:data:`REFERENCE_S`) by a 2-D similarity, which removes the hand sliding, turning or changing size in the
+image; then the fingertip's displacement from its resting place, relative to the finger's resting image
+length (MCP to tip), is read as the chord of a rotation: ``lift = 2 asin(d / 2)`` (:func:`chord_angle`).
 
-* from the 3-D world landmarks (``-`` MCP flexion, :func:`metrics.angles.compute_finger_angles`):
-  right when the camera sees the finger rise across the image (from the side);
-* from the 2-D image: a finger rotating toward or away from the camera changes its projected length.
-  With ``s`` the relative change of the finger's image length, MCP to tip (divided by the palm's width
-  across the MCPs, which a lift leaves alone), the apparent rotation is ``acos(1 / (1 + s))`` when it
-  lengthens and ``acos(1 + s)`` when it shortens - exact when the finger is parallel to the image at
-  one end of the movement, an approximation otherwise (it overestimates lifts seen from steeply above:
-  about +10° at 45°). MediaPipe's predicted depth hardly moves when a finger rises toward the camera
-  (measured on renders seen from above: 2-5° of world MCP extension for 28-34° lifts), while the image
-  length does. The whole finger rather than its proximal phalanx: longer, more inclined at rest, so its
-  length changes more for the same lift and neighbours pulled along are told apart more easily.
+That is exact when the finger and its path are foreshortened alike: seen from the side (the finger turns
+in the image plane), or from in front of the fingertips about 45° above the back of the hand, where the
+instructions put the camera. Elsewhere the reading scales with the view: on the kinematic hand with exact
+landmarks, a 30° lift reads 30° from 45° above, 18° from 35°, 7° from 20° (the fingertip moves toward the
+camera) and 60° from 60°. The signal needs no 3-D and is never negative, so the finger that moved most is
+found reliably from any side, and neighbours pulled along by the instructed finger (enslaving) show as
+smaller lifts of their own.
 
-Each finger has its own rep machine on that lift signal. Neighbouring fingers are pulled along by the
-instructed one (enslaving), so a lift is attributed to a finger only when no other finger rose higher
-above the resting hold between that lift's onset and its confirmation.
+Each finger has its own rep machine on its lift signal. A lift is attributed to a finger only when no
+other finger rose higher between that lift's onset and its confirmation.
 
 ``lift_angle_deg`` is the lift at the top of the movement relative to the rest the rep started from.
 The individuation index follows Häger-Ross & Schieber (2000):
@@ -54,39 +54,54 @@ from exercises.common import (
     window_extreme,
     without_frames,
 )
-from metrics.angles import apparent_rotation, compute_finger_angles
 from metrics.reps import RepCounter, RepParams
 from tracking.filters import lowpass
-from tracking.series import DIGIT_CHAINS, FINGERS, INDEX_MCP, PINKY_MCP, LandmarkSeries
+from tracking.series import DIGIT_CHAINS, FINGERS, INDEX_MCP, MIDDLE_MCP, PINKY_MCP, RING_MCP, WRIST, LandmarkSeries
 
-__all__ = ["REFERENCE_S", "FingerLifting", "LiftDetector", "individuation_index", "lift_angle"]
+__all__ = ["REFERENCE_S", "FingerLifting", "LiftDetector", "chord_angle", "individuation_index", "palm_alignment"]
 
 REFERENCE_S = 0.5
 """Seconds of the resting hold at the start that lifts are measured from."""
 
-STRETCH_DEAD_ZONE = 0.02
-"""Image-length changes below this fraction are ignored when counting lifts (about twice the jitter of
-a resting finger's image length in MediaPipe's landmarks at 640x480)."""
+PALM_POINTS = (WRIST, INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP)
+"""The landmarks a finger lift leaves in place (the thumb's base moves with the thumb)."""
 
 
-def lift_angle(extension: np.ndarray | float, stretch: np.ndarray | float, *, dead_zone: float = 0.0) -> np.ndarray:
-    """Finger lift (degrees): the larger of the world MCP extension and the image-length rotation.
+def chord_angle(displacement: np.ndarray | float) -> np.ndarray:
+    """Rotation (degrees) whose chord is ``displacement`` radii long: ``2 asin(d / 2)``."""
+    d = np.clip(np.asarray(displacement, float), 0.0, 2.0)
+    return np.asarray(np.degrees(2.0 * np.arcsin(d / 2.0)))
 
-    ``dead_zone`` is subtracted from the magnitude of the stretch first: the rotation grows like the
-    square root of a small stretch, so frame-to-frame jitter of the image length would otherwise look like
-    lifts of several degrees.
+
+def palm_alignment(image: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Per frame, the 2-D similarity (as a complex factor) that maps the palm onto the resting palm.
+
+    Parameters
+    ----------
+    image : (T, 21, 2) array
+        Image landmarks in isotropic pixels.
+    rest : (21, 2) array
+        Image landmarks of the resting hold.
+
+    Returns
+    -------
+    (T,) complex array
+        ``q`` such that ``q * (p - palm centre)`` is ``p`` in the resting hand's image frame (least squares
+        over :data:`PALM_POINTS`); NaN where untracked. Apply it to vectors between landmarks.
     """
-    ext = np.asarray(extension, float)
-    app = apparent_rotation(stretch, dead_zone=dead_zone)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isnan(app), ext, np.where(np.isnan(ext), app, np.maximum(ext, app)))
+    idx = list(PALM_POINTS)
+    x = image[:, idx, 0] + 1j * image[:, idx, 1]
+    y = rest[idx, 0] + 1j * rest[idx, 1]
+    x = x - x.mean(axis=1, keepdims=True)
+    y = y - y.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((np.conj(x) * y).sum(axis=1) / (np.abs(x) ** 2).sum(axis=1))
 
 
 class LiftDetector:
-    """Four per-finger rep machines; a rep counts for the finger that rose the most over it."""
+    """Four per-finger rep machines on the ``lift_FINGER`` channels; a rep counts for the finger that rose most."""
 
-    def __init__(self, params: RepParams, *, dead_zone: float = STRETCH_DEAD_ZONE) -> None:
-        self.dead_zone = dead_zone
+    def __init__(self, params: RepParams) -> None:
         self.counters = {f: RepCounter(params) for f in FINGERS}
         self.x: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.t: list[float] = []
@@ -94,15 +109,11 @@ class LiftDetector:
 
     def value(self, values: Mapping[str, float]) -> float:
         """The highest finger lift in this sample (what the live gauge shows)."""
-        lifts = [self._lift(values, f) for f in FINGERS]
-        finite = [v for v in lifts if math.isfinite(v)]
+        finite = [v for v in (values[f"lift_{f}"] for f in FINGERS) if math.isfinite(v)]
         return max(finite) if finite else math.nan
 
-    def _lift(self, values: Mapping[str, float], finger: str) -> float:
-        return float(lift_angle(values[f"ext_{finger}"], values[f"stretch_{finger}"], dead_zone=self.dead_zone))
-
     def update(self, t: float, values: Mapping[str, float]) -> dict[str, Any] | None:
-        lifts = {f: self._lift(values, f) for f in FINGERS}
+        lifts = {f: float(values[f"lift_{f}"]) for f in FINGERS}
         for f in FINGERS:
             self.x[f].append(lifts[f])
         self.t.append(t)
@@ -186,32 +197,32 @@ class FingerLifting:
     name = "finger_lifting"
     title = "Lift one finger at a time"
     instructions = (
-        "Rest your hand flat on the table. Lift one finger as high as you can and put it down, keeping the other "
-        "fingers on the table; then the next finger."
+        "Put the camera in front of your fingertips, halfway between table height and straight above, looking "
+        "down at your hand (or film it from the side). Rest your hand flat on the table. Lift one finger as high "
+        "as you can and put it down, keeping the other fingers on the table; then the next finger."
     )
     value_label = "Highest finger lift (°)"
     normal_range: tuple[float, float] | None = (0.0, 45.0)
     unit = "deg"
-    params = RepParams(min_prominence=10.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
+    # 6° of lift: a patient's small lift counts; a resting finger's image jitter reads 1-3°.
+    params = RepParams(min_prominence=6.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
     reference_s: float | None = REFERENCE_S
     lowpass_hz = 6.0
     smooth_s = 0.08
 
     def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
-        """Per finger: world MCP extension and image-length stretch, both relative to the resting hold."""
+        """Per finger, the lift (degrees) read from the fingertip's image displacement off the resting hold."""
         n = len(frames)
-        if reference is None or reference.world is None or reference.image is None:
-            nan = np.full(n, np.nan)
-            return {**{f"ext_{f}": nan for f in FINGERS}, **{f"stretch_{f}": nan for f in FINGERS}}
-        a = compute_finger_angles(frames.world, handedness=handedness, mcp_only=True)
-        rest = _rest_posture(reference, handedness)
-        width = _palm_width(frames.image)
+        if reference is None or reference.image is None:
+            return {f"lift_{f}": np.full(n, np.nan) for f in FINGERS}
+        q = palm_alignment(frames.image, reference.image)
         out: Channels = {}
         for f in FINGERS:
-            out[f"ext_{f}"] = -(a[f"{f}_mcp_flex"] - rest[f"{f}_mcp_flex"])
-        for f in FINGERS:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[f"stretch_{f}"] = (_finger_length(frames.image, f) / width) / rest[f"{f}_length"] - 1.0
+            _, mcp, _, _, tip = DIGIT_CHAINS[f]
+            rest = reference.image[tip] - reference.image[mcp]
+            now = frames.image[:, tip] - frames.image[:, mcp]
+            moved = q * (now[:, 0] + 1j * now[:, 1]) - (rest[0] + 1j * rest[1])
+            out[f"lift_{f}"] = chord_angle(np.abs(moved) / float(np.hypot(*rest)))
         return out
 
     def main_channel(self) -> str:
@@ -229,22 +240,18 @@ class FingerLifting:
             return without_frames(self.analyze(series), reps)
         raw, reference = compute_channels(series, self.channels, reference_s=self.reference_s)
         t = np.asarray(series.t, float)
-        filtered = {k: lowpass(t, v, cutoff_hz=self.lowpass_hz) for k, v in raw.items()}
-        smooth = {f: lift_angle(filtered[f"ext_{f}"], filtered[f"stretch_{f}"]) for f in FINGERS}
+        lifts = {f: lowpass(t, raw[f"lift_{f}"], cutoff_hz=self.lowpass_hz) for f in FINGERS}
         with np.errstate(invalid="ignore"):
-            smooth = {"highest": np.fmax.reduce([smooth[f] for f in FINGERS]), **smooth}
+            smooth = {"highest": np.fmax.reduce([lifts[f] for f in FINGERS]), **lifts}
         prep = Prepared(series, t, raw, smooth, reference)
         if reps is None:
             detect = median3_channels(t, raw, max_gap_s=self.params.max_gap_s, smooth_s=self.smooth_s)
             events = run_detector(self.detector(), t, detect)
-            lifts = {
-                f: lift_angle(detect[f"ext_{f}"], detect[f"stretch_{f}"], dead_zone=STRETCH_DEAD_ZONE) for f in FINGERS
-            }
             spans = [
                 s
                 for f in FINGERS
                 for s in spans_from_events(
-                    [e for e in events if e["finger"] == f], t, lifts[f], polarity=1, settle=True
+                    [e for e in events if e["finger"] == f], t, detect[f"lift_{f}"], polarity=1, settle=True
                 )
             ]
             spans.sort(key=lambda s: s.peak_s)
@@ -257,11 +264,9 @@ class FingerLifting:
             row: dict[str, Any] = {"start_s": s.start_s, "end_s": s.end_s, "peak_s": s.peak_s, "finger": f}
             row.update(rep_quality(t, x, series.present, s))
             row["lift_angle_deg"] = _rise(t, x, s)
-            row["world_lift_deg"] = _rise(t, filtered[f"ext_{f}"], s) if f is not None else math.nan
             row["others_deg"] = {g: _rise(t, smooth[g], s) for g in FINGERS if g != f}
             rows.append(row)
         lifted = [r["finger"] for r in rows]
-        source, motion = _coupling_signals(filtered, rows)
         metrics: dict[str, Any] = {
             "lifts_per_finger": {f: lifted.count(f) for f in FINGERS},
             "lift_angle_deg": {
@@ -270,8 +275,7 @@ class FingerLifting:
             "max_lift_angle_deg": {
                 f: nan_stat([r["lift_angle_deg"] for r in rows if r["finger"] == f]) for f in FINGERS
             },
-            "individuation_index": individuation_index(motion, spans),
-            "lift_source": source,
+            "individuation_index": individuation_index(lifts, spans),
         }
         warnings = [] if rows else ["No finger lifts were detected."]
         if reference is None and series.present.any():
@@ -297,41 +301,3 @@ def _rise(t: np.ndarray, x: np.ndarray, span: RepSpan) -> float:
     """How far ``x`` rose over a rep above the rest it started from (NaN when untracked)."""
     top, _ = window_extreme(x, span.start_i, span.end_i, largest=True)
     return top - rest_before(t, x, span.start_i, span.peak_i)
-
-
-def _coupling_signals(filtered: Channels, rows: list[dict[str, Any]]) -> tuple[str, dict[str, np.ndarray]]:
-    """The per-finger signal the individuation index regresses: world extension or image stretch.
-
-    The index needs a measure proportional to each finger's motion; the image-length rotation is not
-    (it grows like a square root near rest). World MCP extension is used when it saw the lifts (at
-    least half of the measured lift angle on the median lift), otherwise the image stretch, which is
-    proportional to small rotations of fingers at the same inclination.
-    """
-    world_share = [r["world_lift_deg"] / r["lift_angle_deg"] for r in rows if r["lift_angle_deg"] > 0]
-    world_share = [v for v in world_share if math.isfinite(v)]
-    if world_share and float(np.nanmedian(world_share)) >= 0.5:
-        return "world", {f: filtered[f"ext_{f}"] for f in FINGERS}
-    return "image", {f: filtered[f"stretch_{f}"] for f in FINGERS}
-
-
-def _palm_width(image: np.ndarray) -> np.ndarray:
-    """Image distance between the index and little-finger MCPs: a lift leaves it unchanged."""
-    return np.asarray(np.linalg.norm(image[:, INDEX_MCP] - image[:, PINKY_MCP], axis=-1))
-
-
-def _finger_length(image: np.ndarray, finger: str) -> np.ndarray:
-    _, mcp, _, _, tip = DIGIT_CHAINS[finger]
-    return np.asarray(np.linalg.norm(image[:, tip] - image[:, mcp], axis=-1))
-
-
-def _rest_posture(reference: Reference, handedness: str) -> dict[str, float]:
-    """MCP flexion and relative finger image length of the resting hold (computed once)."""
-    key = f"finger_lifting.rest.{handedness}"
-    if key not in reference.derived:
-        assert reference.world is not None and reference.image is not None
-        a0 = compute_finger_angles(reference.world[None], handedness=handedness, mcp_only=True)
-        width0 = _palm_width(reference.image[None])[0]
-        rest = {f"{f}_mcp_flex": float(a0[f"{f}_mcp_flex"][0]) for f in FINGERS}
-        rest.update({f"{f}_length": float(_finger_length(reference.image[None], f)[0] / width0) for f in FINGERS})
-        reference.derived[key] = rest
-    return dict(reference.derived[key])

@@ -26,7 +26,7 @@ from exercises.common import (
     run_detector,
     series_frames,
 )
-from exercises.finger_lifting import STRETCH_DEAD_ZONE, FingerLifting, LiftDetector, lift_angle
+from exercises.finger_lifting import FingerLifting, LiftDetector
 from exercises.pronation_supination import PronationSupination
 from exercises.thumb_opposition import ThumbOpposition
 from metrics.angles import compute_finger_angles, compute_wrist_angles
@@ -141,7 +141,7 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     # Lifted off the table = above the resting posture, not just back up from a bend.
     amps = [e["event"].peak_value for e in lifts]
     # One finger at a time: how much less the other fingers rose over each lift (1 = not at all).
-    angle = {f: lift_angle(detect[f"ext_{f}"], detect[f"stretch_{f}"], dead_zone=STRETCH_DEAD_ZONE) for f in FINGERS}
+    angle = {f: detect[f"lift_{f}"] for f in FINGERS}
     alone = []
     for e in lifts:
         ev, f = e["event"], e["finger"]

@@ -527,7 +527,7 @@ def script_finger_lifting(
     order: tuple[str, ...] = FINGERS,
     lift_deg: float = 30.0,
     coupling_scale: float = 1.0,
-    view: str = "above",
+    view: str = "oblique",
 ) -> Motion:
     """Hand flat on a table, lift one finger at a time at the MCP and put it down.
 
@@ -548,7 +548,7 @@ def script_finger_lifting(
     coupling_scale : float
         Multiplies :data:`COUPLING` (0 = perfectly individuated fingers).
     view : str
-        Camera view (``above`` or ``oblique``).
+        Camera view: by default ``oblique`` (45° above the back of the hand), where the instructions put the camera.
 
     Returns
     -------

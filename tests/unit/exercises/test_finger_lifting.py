@@ -2,12 +2,13 @@ import numpy as np
 import pytest
 from handkin import assert_live_matches, series_from_poses
 
-from exercises.finger_lifting import FingerLifting, individuation_index, lift_angle
+from exercises.finger_lifting import FingerLifting, chord_angle, individuation_index
 from synth.hand import FINGERS, HandShape
 from synth.scripts import make_motion
 
 
-@pytest.fixture(scope="module", params=[("right", "back", -20.0), ("left", "side", 0.0)])
+# Views where a fingertip's image displacement is its lift's chord: the side, and 45° above the back of the hand.
+@pytest.fixture(scope="module", params=[("right", "back", -45.0), ("left", "side", 0.0)])
 def clip(request):
     side, view, pitch = request.param
     m = make_motion("finger_lifting", HandShape(side=side), np.random.default_rng(3), lifts=2, coupling_scale=1.0)
@@ -19,24 +20,49 @@ def test_counts_lifts_per_finger_and_angles(clip):
     a = FingerLifting().analyze(s)
     assert [r["finger"] for r in a.reps] == [r["finger"] for r in m.reps]
     assert a.metrics["lifts_per_finger"] == m.metrics["lifts_per_finger"]
+    # Read at the fingertip, a lift includes the PIP joint straightening with it (here 40% of its 14° rest flexion).
     for f in FINGERS:
-        assert a.metrics["lift_angle_deg"][f] == pytest.approx(m.metrics["lift_angle_deg"][f], abs=2.0)
-        assert a.metrics["individuation_index"][f] == pytest.approx(m.metrics["individuation_index"][f], abs=0.03)
+        assert a.metrics["lift_angle_deg"][f] == pytest.approx(m.metrics["lift_angle_deg"][f], abs=5.0)
+        assert a.metrics["individuation_index"][f] == pytest.approx(m.metrics["individuation_index"][f], abs=0.05)
     assert_live_matches(FingerLifting(), s, a)
 
 
-def test_lift_seen_only_in_the_image_is_measured():
+def test_lift_is_read_from_the_image_not_the_world_landmarks():
     # MediaPipe-like failure: the world landmarks keep the fingers on the table, the image shows the lift.
-    # Seen from 20 degrees above the back of the hand, a lift of about 30 degrees brings the finger close
-    # to parallel to the image, where the foreshortening estimate is exact; it is approximate elsewhere.
     m = make_motion("finger_lifting", HandShape(), np.random.default_rng(3), lifts=1, lift_deg=30.0)
-    s = series_from_poses(m.t, m.pose, view="back", pitch=-20.0)
-    flat = series_from_poses(m.t, np.repeat(m.pose[:1], len(m.t), axis=0), view="back", pitch=-20.0)
+    s = series_from_poses(m.t, m.pose, view="back", pitch=-45.0)
+    flat = series_from_poses(m.t, np.repeat(m.pose[:1], len(m.t), axis=0), view="back", pitch=-45.0)
     a = FingerLifting().analyze(s.with_(world=flat.world))
     assert [r["finger"] for r in a.reps] == list(FINGERS)
-    assert a.metrics["lift_source"] == "image"
     for f in FINGERS:
-        assert a.metrics["lift_angle_deg"][f] == pytest.approx(m.metrics["lift_angle_deg"][f], abs=9.0)
+        assert a.metrics["lift_angle_deg"][f] == pytest.approx(m.metrics["lift_angle_deg"][f], abs=3.0)
+
+
+@pytest.mark.parametrize("yaw", [-30.0, 30.0])
+def test_every_lift_is_counted_on_its_finger_from_either_side(yaw):
+    m = make_motion("finger_lifting", HandShape(), np.random.default_rng(4), lifts=1, lift_deg=20.0)
+    a = FingerLifting().analyze(series_from_poses(m.t, m.pose, view="back", yaw=yaw, pitch=-45.0))
+    assert [r["finger"] for r in a.reps] == [r["finger"] for r in m.reps]
+
+
+def test_a_hand_moving_in_the_image_is_not_a_lift():
+    # The resting hand slides, turns and comes closer: the palm alignment removes it, nothing is counted.
+    t = np.arange(0, 4, 1 / 30)
+    m = make_motion("finger_lifting", HandShape(), np.random.default_rng(3), lifts=1)
+    s = series_from_poses(t, np.repeat(m.pose[:1], len(t), axis=0), view="back", pitch=-45.0)
+    turn = np.exp(1j * np.radians(15) * np.sin(t))[:, None] * (1 + 0.2 * np.sin(0.7 * t))[:, None]
+    z = (s.image[..., 0] - 0.5) * s.width + 1j * (s.image[..., 1] - 0.5) * s.height  # isotropic pixels
+    z = z * turn + 40 * np.sin(t)[:, None]
+    image = np.stack([0.5 + z.real / s.width, 0.5 + z.imag / s.height, s.image[..., 2]], axis=-1)
+    a = FingerLifting().analyze(s.with_(image=image))
+    assert a.reps == []
+    assert max(float(np.nanmax(sig.value)) for sig in a.signals) < 1.0
+
+
+def test_chord_angle():
+    assert float(chord_angle(0.0)) == 0.0
+    assert float(chord_angle(2 * np.sin(np.radians(15)))) == pytest.approx(30.0)
+    assert float(chord_angle(5.0)) == 180.0
 
 
 def test_individuation_index_formula():
@@ -49,10 +75,3 @@ def test_individuation_index_formula():
     got = individuation_index(lifts, spans)
     assert got["ring"] == pytest.approx(1 - (0.1 + 0.3 + 0.5) / 3)
     assert np.isnan(got["index"])
-
-
-def test_lift_angle_combines_world_and_image():
-    assert float(lift_angle(25.0, 0.0)) == pytest.approx(25.0)
-    assert float(lift_angle(2.0, 1 / np.cos(np.radians(30)) - 1)) == pytest.approx(30.0)
-    assert float(lift_angle(2.0, np.cos(np.radians(20)) - 1)) == pytest.approx(20.0)
-    assert float(lift_angle(np.nan, 0.01, dead_zone=0.02)) == 0.0
