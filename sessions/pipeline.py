@@ -69,9 +69,7 @@ def needs_pose(exercise: str) -> bool:
     return exercise != "auto" and bool(getattr(get_exercise(exercise), "needs_pose", False))
 
 
-def score_tracked(
-    series: LandmarkSeries, video: VideoInfo, exercise: str, *, warnings: Sequence[str] = ()
-) -> Scored:
+def score_tracked(series: LandmarkSeries, video: VideoInfo, exercise: str, *, warnings: Sequence[str] = ()) -> Scored:
     """Score a freshly tracked recording: as :func:`score_series`, plus the checks made once per recording.
 
     Whether the movement looks like another exercise is checked here, once: the warning is kept with the
