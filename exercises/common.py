@@ -49,6 +49,7 @@ __all__ = [
     "TwoSidedExercise",
     "compute_channels",
     "estimate_reference",
+    "image_depth",
     "image_pixels",
     "infer_handedness",
     "movement_offset",
@@ -97,6 +98,7 @@ class Reference:
     world: np.ndarray | None = None  # (21, 3) median world landmarks of the hold
     image: np.ndarray | None = None  # (21, 2) median image landmarks of the hold, pixels
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # values computed from it
+    depth: np.ndarray | None = None  # (21,) median image-landmark depth of the hold, pixels (see HandFrames.depth)
 
 
 def _reference_mask(t: np.ndarray, present: np.ndarray, reference_s: float) -> np.ndarray:
@@ -150,6 +152,7 @@ def estimate_reference(
         t_ready=float(np.asarray(t)[mask][-1]),
         world=np.nanmedian(world, axis=0),
         image=np.nanmedian(frames.image[mask], axis=0),
+        depth=None if frames.depth is None else np.nanmedian(frames.depth[mask], axis=0),
     )
 
 
@@ -168,6 +171,9 @@ class HandFrames:
     world: np.ndarray  # (T, 21, 3) metres
     image: np.ndarray  # (T, 21, 2) pixels: normalized x * width, y * height (one isotropic scale)
     forearm: np.ndarray | None = None  # (T, 3) elbow -> wrist, when the reference is the forearm
+    # (T, 21) the image landmarks' own relative depth (MediaPipe's image z, in pixels like x): a second
+    # depth estimate, independent of the world landmarks'. None when not given.
+    depth: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.world)
@@ -205,6 +211,17 @@ def image_pixels(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Normalized image landmarks (..., 21, >=2) to pixels (..., 21, 2); unknown size keeps the units."""
     scale = np.array([width, height], float) if width > 0 and height > 0 else np.ones(2)
     return np.asarray(image, float)[..., :2] * scale
+
+
+def image_depth(image: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """Relative depth of normalized image landmarks (..., 21, 3) in pixels (MediaPipe scales z like x).
+
+    None when the landmarks have no third coordinate; unknown size keeps the units.
+    """
+    image = np.asarray(image, float)
+    if image.shape[-1] < 3:
+        return None
+    return image[..., 2] * (float(width) if width > 0 and height > 0 else 1.0)
 
 
 class Median3:
@@ -269,7 +286,13 @@ def series_frames(series: LandmarkSeries) -> HandFrames:
     """The landmarks of ``series`` as channel functions read them (untracked frames all NaN)."""
     ok = series.present[:, None, None]
     image = image_pixels(series.image, series.width, series.height)
-    return HandFrames(np.where(ok, series.world, np.nan), np.where(ok, image, np.nan), series.forearm)
+    depth = image_depth(series.image, series.width, series.height)
+    return HandFrames(
+        np.where(ok, series.world, np.nan),
+        np.where(ok, image, np.nan),
+        series.forearm,
+        None if depth is None else np.where(ok[..., 0], depth, np.nan),
+    )
 
 
 def median3_channels(
@@ -366,7 +389,9 @@ def _stack(frames: Sequence[FrameLandmarks]) -> HandFrames:
     fa = None
     if any(f.forearm is not None for f in frames):
         fa = np.stack([np.full(3, np.nan) if f.forearm is None else np.asarray(f.forearm, float) for f in frames])
-    return HandFrames(world, image, fa)
+    depths = [d for f in frames if (d := image_depth(np.asarray(f.image, float), f.width, f.height)) is not None]
+    depth = np.stack(depths) if len(depths) == len(frames) else None
+    return HandFrames(world, image, fa, depth)
 
 
 # ----------------------------------------------------------------------------------------- detection

@@ -9,29 +9,53 @@ A monocular camera sees flexion best from the side (thumb or little finger towar
 then moves in the image plane) and worst face-on (the hand moves toward and away from the camera).
 ``metrics.viewpoint_reliability`` (0..1, the median alignment of the flexion axis with the line of
 sight) says which, and a warning is added below 0.5.
+
+Seen from the side, which way the hand turns in the image is certain but whether that is flexion or
+extension depends on which side of its outline the palm faces, a depth question. MediaPipe's world
+model answers it wrongly with the thumb toward the camera (it turns the palm toward the camera or to
+the other side, and its angle then reads flexion as extension); the image landmarks' own depth answers
+it rightly. Against the neutral hold the angle is therefore also measured as the image rotation of the
+hand (:func:`image_flexion`), signed by the palm side of :func:`hold_palm_side`, and used in proportion
+to how edge-on the hand is, alone where the world model turns the palm the other way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from exercises.common import Channels, HandFrames, Reference, TwoSidedExercise
-from metrics.angles import apparent_rotation, compute_wrist_angles
+from metrics.angles import apparent_rotation, compute_palm_frame, compute_wrist_angles
 from metrics.reps import RepParams
 from tracking.series import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, WRIST
 
-__all__ = ["WristFlexion", "wrist_channels"]
+__all__ = ["PalmSide", "WristFlexion", "hold_palm_side", "image_flexion", "image_weight", "wrist_channels"]
+
+# How edge-on (|palm side|) the hold must be for the image rotation to take over from the world angle:
+# it starts to count at the first value and alone at the second. Face-on the hand's turn is a depth
+# motion the image rotation does not see; edge-on it is all in the image.
+_EDGE_ON = (0.5, 0.9)
+# Palm sides (unit normal, image plane) further apart than this: the world model turned the palm another way.
+_DISAGREE = 0.5
+# Where the models turn the palm different ways, the hand is taken as at least half-way to edge-on (45 deg).
+_DISAGREE_EDGE_ON = float(np.sin(np.radians(45.0)))
 
 
 def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
     """Wrist flexion and deviation against the forearm (or the neutral hold), plus viewpoint reliability.
 
-    ``wrist_flexion`` combines the world-landmark angle with the image foreshortening of the hand's
-    length (wrist to middle MCP) relative to the hold, scaled by the palm's width across the MCPs (which
-    flexion does not change): the larger magnitude, with the world angle's sign (see
-    :func:`metrics.angles.apparent_rotation`). Seen face-on, flexion moves the hand toward the camera,
-    which MediaPipe's depth follows poorly but the image length does. The image estimate is used only when
-    the hold was seen nearly face-on (see :func:`_image_usable`).
+    Against the forearm (Pose), ``wrist_flexion`` is the world-landmark angle. Against the neutral hold
+    it blends the world angle with the image rotation of the hand (:func:`image_flexion`) by how edge-on
+    the hold is (:func:`image_weight`); when the hold was seen nearly face-on (see :func:`_image_usable`)
+    the world angle is combined with the image foreshortening of the hand's length (wrist to middle MCP)
+    relative to the hold, scaled by the palm's width across the MCPs (which flexion does not change): the
+    larger magnitude, with the world angle's sign (see :func:`metrics.angles.apparent_rotation`). Seen
+    face-on, flexion moves the hand toward the camera, which MediaPipe's depth follows poorly but the image
+    length does.
+
+    ``flexion_view`` is the world landmarks' alignment of the flexion axis with the line of sight, or the
+    hold's (:attr:`PalmSide.magnitude`) where the world model turned the palm the other way.
     """
     n = len(frames)
     if reference is None:
@@ -40,6 +64,7 @@ def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference 
             "wrist_flexion": nan,
             "wrist_deviation": nan,
             "world_flexion": nan,
+            "image_flexion": nan,
             "length_stretch": nan,
             "flexion_view": nan,
             "deviation_view": nan,
@@ -47,21 +72,146 @@ def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference 
     f = frames.forearm if frames.forearm is not None else reference.hand_axis
     wa = compute_wrist_angles(frames.world, handedness=handedness, forearm=f)
     stretch = np.full(n, np.nan)
-    flexion = wa.flexion
-    if reference.image is not None and _image_usable(reference):
+    flexion, view = wa.flexion, wa.flexion_reliability
+    seen = np.full(n, np.nan)
+    side = hold_palm_side(reference, handedness=handedness) if frames.forearm is None else None
+    weight = 0.0 if side is None else image_weight(side)
+    if side is not None and reference.image is not None:
+        seen = image_flexion(frames.image, reference.image, side.value)
+        if weight > 0.0:
+            flexion = weight * seen + (1.0 - weight) * wa.flexion
+            if not side.world_agrees:
+                view = np.full(n, side.magnitude)
+    if weight == 0.0 and reference.image is not None and _image_usable(reference):
         with np.errstate(invalid="ignore", divide="ignore"):
             stretch = _length_ratio(frames.image) / _length_ratio(reference.image[None])[0] - 1.0
-        seen = apparent_rotation(stretch, dead_zone=0.02)
+        shrink = apparent_rotation(stretch, dead_zone=0.02)
         with np.errstate(invalid="ignore"):
-            flexion = np.where(np.isfinite(seen), np.sign(wa.flexion) * np.fmax(np.abs(wa.flexion), seen), wa.flexion)
+            flexion = np.where(np.isfinite(shrink), np.sign(wa.flexion) * np.fmax(np.abs(wa.flexion), shrink), flexion)
     return {
         "wrist_flexion": flexion,
         "wrist_deviation": wa.deviation,
         "world_flexion": wa.flexion,
+        "image_flexion": seen,
         "length_stretch": stretch,
-        "flexion_view": wa.flexion_reliability,
+        "flexion_view": view,
         "deviation_view": wa.deviation_reliability,
     }
+
+
+@dataclass(frozen=True)
+class PalmSide:
+    """Which side of the hand's outline the palm faces at the hold, and how edge-on the hand is.
+
+    Components, along the image normal of the hand axis (wrist -> middle MCP turned +90 degrees in the
+    image), of the unit palmar normal: 0 with the palm (or the back) square to the camera, +-1 with the
+    hand edge-on and its palm to that side.
+
+    Attributes
+    ----------
+    world : float
+        From the world landmarks.
+    image : float
+        From the image landmarks with their own depth (NaN without it).
+    """
+
+    world: float
+    image: float
+
+    @property
+    def world_agrees(self) -> bool:
+        """The world model turns the palm the same way as the image model (or there is no image model)."""
+        if not np.isfinite(self.image):
+            return True
+        return bool(np.sign(self.world) == np.sign(self.image) and abs(self.world - self.image) <= _DISAGREE)
+
+    @property
+    def magnitude(self) -> float:
+        """How edge-on the hand is, 0..1.
+
+        The larger of the two: both models see a hand more face-on than it is. Where they turn the palm
+        different ways, the side of the outline the palm faces is the depth question a hand seen from the
+        side poses, and how far it is turned is in doubt too (the world model's magnitude belongs to a wrong
+        pose; the image model's is small where it wavers): at least :data:`_DISAGREE_EDGE_ON`.
+        """
+        m = float(np.nanmax(np.abs([self.world, self.image])))
+        return m if self.world_agrees else max(m, _DISAGREE_EDGE_ON)
+
+    @property
+    def value(self) -> float:
+        """Signed palm side: the image model's side (the world model's without it), :attr:`magnitude` long."""
+        side = self.image if np.isfinite(self.image) and self.image != 0.0 else self.world
+        return float(np.sign(side)) * self.magnitude
+
+
+def hold_palm_side(reference: Reference, *, handedness: str) -> PalmSide | None:
+    """The palm side of the hold (:class:`PalmSide`) from both of MediaPipe's depth estimates (None if unknown).
+
+    The world model's is the reference's palm normal; the image model's is the palm normal of the median
+    image landmarks of the hold (pixels) with MediaPipe's image depth (pixels) as the third coordinate.
+    """
+    if reference.image is None:
+        return None
+    d0 = reference.image[MIDDLE_MCP] - reference.image[WRIST]
+    length = float(np.linalg.norm(d0))
+    if not np.isfinite(length) or length <= 0.0:
+        return None
+    across = np.array([-d0[1], d0[0]]) / length
+    world = float(reference.palm_normal[:2] @ across)
+    image = np.nan
+    if reference.depth is not None:
+        points = np.column_stack([reference.image, reference.depth])[None]
+        normal = compute_palm_frame(points, handedness=handedness).n[0]
+        image = float(normal[:2] @ across)
+    if not np.isfinite(world):
+        return None
+    return PalmSide(world=world, image=image)
+
+
+def image_weight(side: PalmSide) -> float:
+    """Weight of the image rotation against the world angle, 0..1.
+
+    1 where the world model turned the palm the other way, else rising from 0 to 1 over :data:`_EDGE_ON`
+    of the hold's :attr:`PalmSide.magnitude`.
+    """
+    if not side.world_agrees:
+        return 1.0
+    lo, hi = _EDGE_ON
+    return float(np.clip((side.magnitude - lo) / (hi - lo), 0.0, 1.0))
+
+
+def image_flexion(image: np.ndarray, hold_image: np.ndarray, side: float) -> np.ndarray:
+    """Flexion (degrees) as the rotation of the hand about the hold's flexion axis that the image shows.
+
+    The hand turns rigidly about its flexion axis: its long axis goes from ``u`` at the hold to
+    ``u cos a + n sin a`` (``n`` the palmar normal). With the long axis in the image plane at the hold, a
+    weak-perspective camera sees the vector wrist -> middle MCP go from ``d0`` to
+    ``d0 cos a + |d0| side p sin a``, ``p`` the unit image normal of ``d0`` and ``side = n . p``. The angle
+    is then ``atan2`` of the two components of the vector along ``d0`` and ``p`` (each over its coefficient),
+    whatever the camera distance; seen face-on (``side`` 0) it cannot be told.
+
+    Parameters
+    ----------
+    image : (T, 21, 2) array
+        Image landmarks, pixels.
+    hold_image : (21, 2) array
+        Median image landmarks of the hold, pixels.
+    side : float
+        The palm side of the hold (:attr:`PalmSide.value`).
+
+    Returns
+    -------
+    (T,) array
+        Degrees, positive toward the palm; NaN where untracked or when ``side`` is 0.
+    """
+    image = np.asarray(image, float)
+    d = image[:, MIDDLE_MCP] - image[:, WRIST]
+    d0 = np.asarray(hold_image, float)[MIDDLE_MCP] - np.asarray(hold_image, float)[WRIST]
+    length2 = float(d0 @ d0)
+    if not (np.isfinite(length2) and length2 > 0.0 and np.isfinite(side) and side != 0.0):
+        return np.full(len(d), np.nan)
+    across = np.array([-d0[1], d0[0]])
+    return np.asarray(np.degrees(np.arctan2((d @ across) / side, d @ d0)))
 
 
 def _length_ratio(image: np.ndarray) -> np.ndarray:

@@ -1,9 +1,13 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from handkin import assert_live_matches, bumps, poses, run_live, series_from_poses
 
+from exercises.common import estimate_reference, series_frames
 from exercises.registry import get_exercise
-from exercises.wrist_flexion import WristFlexion
+from exercises.wrist_flexion import PalmSide, WristFlexion, hold_palm_side, image_flexion, image_weight
+from tracking.series import MIDDLE_MCP, WRIST
 
 FLEX = [60.0, 50.0, 40.0]
 EXT = [40.0, 45.0, 55.0]
@@ -94,3 +98,87 @@ def test_face_on_flexion_recovered_from_image_foreshortening(t):
     assert len(a.reps) == 3
     np.testing.assert_allclose([r["flexion_deg"] for r in a.reps], FLEX, atol=3.0)
     np.testing.assert_allclose([r["extension_deg"] for r in a.reps], EXT, atol=3.0)
+
+
+def _depth_reversed(s):
+    """MediaPipe's world model seen from the thumb side: the depth of the hand mirrored, the image model's not."""
+    return s.with_(world=s.world * np.array([1.0, 1.0, -1.0]))
+
+
+@pytest.mark.parametrize(("side", "yaw"), [("right", 60.0), ("left", 60.0), ("right", -60.0)])
+def test_depth_reversed_world_landmarks_measured_from_the_image(t, side, yaw):
+    # A mirrored depth turns the palm the other way: the world angle reads flexion as extension. The
+    # image landmarks' own depth turns it the right way, and the image rotation gives the angle.
+    true = series_from_poses(t, poses(t, wrist_flex=flexion), side=side, view="palm", yaw=yaw)
+    s = _depth_reversed(true)
+    a = WristFlexion().analyze(s)
+    world = a.signals[[sig.name for sig in a.signals].index("world_flexion")].value
+    assert np.nanmax(world) == pytest.approx(max(EXT), abs=3.0)  # the world angle alone is mirrored
+    assert len(a.reps) == 3
+    np.testing.assert_allclose([r["flexion_deg"] for r in a.reps], FLEX, atol=2.0)
+    np.testing.assert_allclose([r["extension_deg"] for r in a.reps], EXT, atol=2.0)
+    assert a.metrics["viewpoint_reliability"] == pytest.approx(np.sin(np.radians(abs(yaw))), abs=0.05)
+    assert a.metrics["reference"] == "neutral"
+    assert_live_matches(WristFlexion(), s, a)
+    # Where both depths agree the world angle is kept: same answer.
+    b = WristFlexion().analyze(true)
+    np.testing.assert_allclose([r["flexion_deg"] for r in b.reps], FLEX, atol=2.0)
+
+
+def test_image_flexion_is_the_rotation_about_the_hold_flexion_axis():
+    # Weak perspective, any scale and image direction: the hand axis u (in the image plane) turned by a
+    # toward the palm normal n, whose image-plane part is ``side`` across the hand's outline.
+    phi, side = np.radians(25.0), 0.8
+    u = np.array([np.sin(phi), -np.cos(phi), 0.0])
+    across = np.array([-u[1], u[0], 0.0])  # the image normal of u (+90 degrees in image axes)
+    n = side * across + np.sqrt(1 - side**2) * np.array([0.0, 0.0, -1.0])
+    a = np.radians(np.linspace(-80, 85, 34))
+    hand = np.cos(a)[:, None] * u + np.sin(a)[:, None] * n
+    image = np.zeros((len(a), 21, 2))
+    image[:, WRIST] = [320.0, 400.0]
+    image[:, MIDDLE_MCP] = image[:, WRIST] + 180.0 * hand[:, :2]
+    hold = image[np.argmin(np.abs(a))].copy()
+    hold[MIDDLE_MCP] = hold[WRIST] + 180.0 * u[:2]
+    np.testing.assert_allclose(image_flexion(image, hold, side), np.degrees(a), atol=1e-9)
+    np.testing.assert_allclose(image_flexion(image * 0.5, hold * 0.5, side), np.degrees(a), atol=1e-9)
+    # the palm on the other side of the outline: the same image reads the other way
+    np.testing.assert_allclose(image_flexion(image, hold, -side), -np.degrees(a), atol=1e-9)
+    assert np.isnan(image_flexion(image, hold, 0.0)).all()  # face-on: the turn is all depth
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_hold_palm_side_from_both_depths(t, side):
+    s = series_from_poses(t[:40], poses(t[:40]), side=side, view="palm", yaw=60.0)
+    ref = estimate_reference(
+        s.t, series_frames(s), handedness=side, present=s.present, reference_s=WristFlexion.reference_s
+    )
+    assert ref is not None
+    palm = hold_palm_side(ref, handedness=side)
+    assert palm is not None and palm.world_agrees
+    assert abs(palm.world) == pytest.approx(np.sin(np.radians(60)), abs=0.02)
+    assert palm.image == pytest.approx(palm.world, abs=1e-6) and palm.magnitude == pytest.approx(abs(palm.world))
+    assert image_weight(palm) == pytest.approx((abs(palm.world) - 0.5) / 0.4)
+    # mirrored world depth: the sides disagree, the image model's is kept and the image rotation alone is used
+    rev = _depth_reversed(s)
+    ref_rev = estimate_reference(
+        rev.t, series_frames(rev), handedness=side, present=rev.present, reference_s=WristFlexion.reference_s
+    )
+    assert ref_rev is not None
+    mirrored = hold_palm_side(ref_rev, handedness=side)
+    assert mirrored is not None and not mirrored.world_agrees and image_weight(mirrored) == 1.0
+    assert mirrored.world == pytest.approx(-palm.world, abs=1e-6) and mirrored.value == pytest.approx(palm.image)
+    # without the image depth only the world model's side is known
+    alone = hold_palm_side(replace(ref_rev, depth=None), handedness=side)
+    assert alone is not None and np.isnan(alone.image) and alone.world_agrees
+    assert alone.value == pytest.approx(mirrored.world)
+
+
+def test_palm_side_where_the_models_disagree():
+    # Opposite sides: the hand is taken as at least half-way to edge-on, on the image model's side.
+    wavering = PalmSide(world=-0.55, image=0.05)
+    assert not wavering.world_agrees and wavering.magnitude == pytest.approx(np.sqrt(0.5))
+    assert wavering.value == pytest.approx(np.sqrt(0.5))
+    squashed = PalmSide(world=0.1, image=0.85)  # same side, but the world model sees the palm face-on
+    assert not squashed.world_agrees and squashed.value == pytest.approx(0.85)
+    near = PalmSide(world=0.7, image=0.6)
+    assert near.world_agrees and near.value == pytest.approx(0.7)
