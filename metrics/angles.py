@@ -65,6 +65,7 @@ __all__ = [
     "WristAngles",
     "apparent_rotation",
     "chirality",
+    "compute_facing_roll",
     "compute_finger_angles",
     "compute_hand_orientation",
     "compute_palm_frame",
@@ -421,3 +422,28 @@ def compute_hand_orientation(world: np.ndarray, *, handedness: str) -> dict[str,
     facing = np.degrees(np.arccos(np.clip(_dot(frame.n, _TOWARD_CAMERA), -1.0, 1.0)))
     roll = chirality(handedness) * signed_angle(np.broadcast_to(_TOWARD_CAMERA, frame.n.shape), frame.n, frame.u)
     return {"palm_normal": frame.n, "palm_facing_deg": facing, "roll_deg": roll}
+
+
+def compute_facing_roll(world: np.ndarray, *, handedness: str) -> np.ndarray:
+    """Rotation about the hand's long axis away from the palm or the back facing the camera, whichever is nearer.
+
+    A monocular landmark model can mirror a hand in depth (palm for back, seen at the same image
+    position): the palm normal's depth component flips while its image-plane components stay. Folding
+    the roll of :func:`compute_hand_orientation` to [-90, 90] by the face nearer the camera keeps only
+    what the mirror leaves alone, so a mirrored frame reads the same as a correct one.
+
+    Parameters
+    ----------
+    world : (T, 21, 3) array
+        World landmarks.
+    handedness : {'left', 'right'}
+        The anatomical hand.
+
+    Returns
+    -------
+    (T,) array
+        Degrees in [-90, 90]: 0 with the palm or the back square to the camera, +-90 edge-on; positive in the
+        supination direction when the palm is the nearer face, in the pronation direction when the back is.
+    """
+    roll = np.radians(compute_hand_orientation(world, handedness=handedness)["roll_deg"])
+    return np.asarray(np.degrees(np.arctan2(np.sin(roll), np.abs(np.cos(roll)))))
