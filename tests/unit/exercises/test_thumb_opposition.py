@@ -1,11 +1,26 @@
+import math
+
 import numpy as np
 import pytest
-from handkin import assert_live_matches, series_from_poses
+from handkin import assert_live_matches, bumps, series_from_poses
 
-from exercises.thumb_opposition import ThumbOpposition, sequence_stats
-from metrics.angles import tip_distances
+from exercises.common import image_pixels, run_detector
+from exercises.thumb_opposition import (
+    MIRRORED_FINGER,
+    MirrorGuard,
+    ThumbOpposition,
+    closest_approach,
+    sequence_stats,
+)
+from metrics.opposition import thumb_tip_image_distances
 from synth.hand import FINGERS, HandShape
 from synth.scripts import make_motion
+from tracking.series import DIGIT_CHAINS, FINGERTIPS
+
+
+def _image(world: np.ndarray) -> np.ndarray:
+    """handkin's camera: image landmarks of (changed) world landmarks."""
+    return 0.5 + world * 3.0 * np.array([480 / 640, 1.0, 480 / 640])
 
 
 @pytest.fixture(scope="module", params=["right", "left"])
@@ -22,14 +37,16 @@ def test_touches_attributed_to_the_right_finger(clip):
     for got, want in zip(a.reps, m.reps, strict=True):
         assert abs(got["peak_s"] - want["peak_s"]) < 0.2
         assert got["start_s"] < got["peak_s"] < got["end_s"]
+        assert got["tip_distance"] < 0.1
     assert a.metrics["touches_per_finger"] == m.metrics["touches_per_finger"]
     assert a.metrics["completed_sequences"] == m.metrics["completed_sequences"] == 1
     assert a.metrics["order_errors"] == 1  # the skipped ring finger
     assert a.metrics["kapandji_stage"] == 6 and a.metrics["furthest_finger"] == "little"
+    assert a.metrics["time_per_touch_s"] > 0
     assert_live_matches(ThumbOpposition(), s, a)
 
 
-def test_therapist_intervals_name_the_nearest_finger(clip):
+def test_therapist_intervals_name_the_finger_reached(clip):
     m, s = clip
     a = ThumbOpposition().analyze(s, reps=[(r["start_s"], r["end_s"]) for r in m.reps[:3]])
     assert [r["finger"] for r in a.reps] == [r["finger"] for r in m.reps[:3]]
@@ -38,13 +55,147 @@ def test_therapist_intervals_name_the_nearest_finger(clip):
 def test_stopping_short_of_the_fingertips_is_not_a_touch():
     m = make_motion("thumb_opposition", HandShape(), np.random.default_rng(1), sequences=1)
     s = series_from_poses(m.t, m.pose, view="palm")
+    assert [r["finger"] for r in ThumbOpposition().analyze(s).reps] == list(FINGERS)
     world = s.world.copy()
     rest = world[0, 4]
-    world[:, 4] = rest + (world[:, 4] - rest) * 0.4  # the thumb tip only gets 40 % of the way
-    closest = min(np.nanmin(d) for d in tip_distances(world, depth_weight=0.5).values())
-    assert closest > ThumbOpposition.touch_threshold  # about 3 cm short on a 9 cm palm
-    a = ThumbOpposition().analyze(s.with_(world=world))
+    world[:, 4] = rest + (world[:, 4] - rest) * 0.3  # the thumb tip only gets 30 % of the way
+    short = s.with_(world=world, image=_image(world))
+    d = thumb_tip_image_distances(image_pixels(short.image, short.width, short.height))
+    aimed = [np.nanmin(d[r["finger"]][(s.t >= r["start_s"]) & (s.t <= r["end_s"])]) for r in m.reps]
+    assert min(aimed) > 0.35  # 3-7 cm short of the fingertip it aimed at, on a 9 cm palm
+    a = ThumbOpposition().analyze(short)
     assert a.reps == [] and a.warnings
+
+
+def _mirror(landmarks: np.ndarray) -> np.ndarray:
+    """MediaPipe's mirror-image mistake: the finger labels run little -> index (the thumb stays)."""
+    out = landmarks.copy()
+    for f, g in MIRRORED_FINGER.items():
+        out[..., list(DIGIT_CHAINS[f][1:]), :] = landmarks[..., list(DIGIT_CHAINS[g][1:]), :]
+    return out
+
+
+def test_mirrored_finger_labels_are_put_back():
+    m = make_motion("thumb_opposition", HandShape(), np.random.default_rng(4), sequences=1)
+    s = series_from_poses(m.t, m.pose, view="palm", noise_m=0.0005, seed=5)
+    held = np.zeros(len(s), bool)
+    for r in m.reps[1:]:  # mirrored while the thumb holds the middle, ring and little fingertips
+        held |= np.abs(s.t - r["peak_s"]) < 0.15
+    world, image = s.world.copy(), s.image.copy()
+    world[held], image[held] = _mirror(world[held]), _mirror(image[held])
+    mirrored = s.with_(world=world, image=image)
+    a = ThumbOpposition().analyze(mirrored)
+    assert [r["finger"] for r in a.reps] == list(FINGERS)
+    assert_live_matches(ThumbOpposition(), mirrored, a)
+
+    class Unguarded(ThumbOpposition):
+        def stage(self) -> MirrorGuard:
+            return MirrorGuard(min_facing=math.inf)  # never takes a frame as mirrored
+
+    unguarded = [r["finger"] for r in Unguarded().analyze(mirrored).reps]
+    assert unguarded != list(FINGERS)  # the test mirrors enough to matter
+
+
+def test_mirror_guard():
+    fingers = {f: float(k) for k, f in enumerate(FINGERS)}
+    values = {"nearest": 0.0, "reach": 0.1, **fingers, **{f"world_{f}": 10.0 + v for f, v in fingers.items()}}
+    guard = MirrorGuard(persist_s=1.0)
+    t = np.arange(0.0, 4.0, 1 / 30)
+    facing = np.where((t >= 1.0) & (t < 1.3) | (t >= 2.0), -0.6, 0.6)  # a glimpse, then turned over
+    facing[15] = 0.05  # the outline collapses for one frame
+    out = [guard.update(float(ti), {**values, "facing": float(fi)}) for ti, fi in zip(t, facing, strict=True)]
+    assert np.isnan(out[15]["reach"]) and np.isnan(out[15]["index"]) and out[15]["facing"] == 0.05
+    for ti, o in zip(t, out, strict=True):
+        swapped = 1.0 <= ti < 1.3 or 2.0 <= ti < 3.0  # mirrored until the other side has lasted persist_s
+        if ti == t[15]:
+            continue
+        assert o["mirrored"] == float(swapped), ti
+        assert o["index"] == (3.0 if swapped else 0.0) and o["world_ring"] == (11.0 if swapped else 12.0), ti
+        assert o["back"] == float(ti >= 3.0 - 1e-9), ti  # the palm faced the camera until the hand turned
+
+
+def test_closest_approach_is_relative_to_the_open_hand():
+    rest = np.array([0.8, 1.2, 1.4, 1.6])
+    d = np.array(
+        [
+            [0.8, 0.30, 0.40, 0.8],  # the index is passed at 0.3 palm lengths (ratio 0.38) ...
+            [1.2, 0.40, 0.10, 1.2],  # ... on the way to the middle fingertip (ratio 0.33, then 0.08)
+            [1.4, 1.00, 0.90, 1.4],
+            [1.6, 1.40, 1.30, 1.6],
+        ]
+    )
+    on = np.array([False, True, True, False])
+    assert closest_approach(d, rest, on=on, mirrored=np.zeros(4, bool)) == (1, 2)
+    # Mirrored samples count only when the thumb was on the fingers in fewer than min_frames others.
+    assert closest_approach(d, rest, on=on, mirrored=np.array([0, 0, 1, 0], bool), min_frames=1) == (1, 1)
+    assert closest_approach(d, rest, on=on, mirrored=np.array([0, 0, 1, 0], bool)) == (1, 2)
+    assert closest_approach(d, np.full(4, np.nan), on=on, mirrored=np.zeros(4, bool)) == (1, 2)  # absolute
+    assert closest_approach(np.full((4, 3), np.nan), rest, on=on[:3], mirrored=np.zeros(3, bool)) is None
+
+
+def _channels(t: np.ndarray, reach: np.ndarray, tips: dict[str, np.ndarray], *, back: float = 0.0):
+    """Detector input: image and world distances alike, palm (or back) toward the camera."""
+    return {
+        "reach": reach,
+        **tips,
+        **{f"world_{f}": v for f, v in tips.items()},
+        "mirrored": np.zeros_like(t),
+        "back": np.full_like(t, back),
+    }
+
+
+def test_passing_over_a_finger_on_the_way_is_one_touch_of_the_finger_reached():
+    t = np.arange(0.0, 3.0, 1 / 30)
+    reach = 0.7 - bumps(t, [1.5], 1.6, 0.68)  # one excursion onto the fingers
+    tips = {
+        "index": 0.9 - bumps(t, [1.0], 0.5, 0.6),  # swept past at 0.3 palm lengths
+        "middle": 1.2 - bumps(t, [1.5], 1.2, 1.18),  # reached and held
+        "ring": np.full_like(t, 1.4),
+        "little": np.full_like(t, 1.6),
+    }
+    events = run_detector(ThumbOpposition().detector(), t, _channels(t, reach, tips))
+    assert [e["finger"] for e in events] == ["middle"]
+    assert events[0]["event"].peak_t == pytest.approx(1.5, abs=0.04)
+    assert events[0]["start_s"] < 1.0 < events[0]["event"].end_t
+
+
+@pytest.mark.parametrize(("width", "touches"), [(0.4, 1), (0.08, 0)])
+def test_a_touch_is_held_briefly_a_sweep_is_not(width, touches):
+    t = np.arange(0.0, 2.0, 1 / 60)
+    reach = 0.7 - bumps(t, [1.0], width, 0.7)  # below the reach threshold for width / 2 s
+    tips = {f: np.full_like(t, 1.2) for f in FINGERS} | {"index": 0.9 - bumps(t, [1.0], width, 0.9)}
+    events = run_detector(ThumbOpposition().detector(), t, _channels(t, reach, tips))
+    assert len(events) == touches
+
+
+def test_from_the_back_the_reach_decides():
+    t = np.arange(0.0, 3.0, 1 / 30)
+    reach = 0.7 - bumps(t, [1.5], 1.0, 0.65)
+    tips = {f: np.full_like(t, 1.0 + 0.2 * k) for k, f in enumerate(FINGERS)}
+    tips["ring"] = tips["ring"] - bumps(t, [1.5], 1.0, 0.6)  # the hidden fingertip is guessed 0.8 away
+    palm = run_detector(ThumbOpposition().detector(), t, _channels(t, reach, tips))
+    back = run_detector(ThumbOpposition().detector(), t, _channels(t, reach, tips, back=1.0))
+    assert palm == [] and [e["finger"] for e in back] == ["ring"]
+
+
+def test_when_the_thumb_never_leaves_the_fingers_the_fingertip_distance_counts():
+    t = np.arange(0.0, 4.0, 1 / 30)
+    reach = np.full_like(t, 0.1)  # a camera looking along the thumb: always over the fingers
+    tips = {f: np.full_like(t, 1.2) for f in FINGERS} | {"index": 0.8 - bumps(t, [1.0, 2.0, 3.0], 0.6, 0.75)}
+    events = run_detector(ThumbOpposition().detector(), t, _channels(t, reach, tips))
+    assert [e["finger"] for e in events] == ["index"] * 3
+    np.testing.assert_allclose([e["event"].peak_t for e in events], [1.0, 2.0, 3.0], atol=0.04)
+
+
+def test_back_view_series_counts_touches_with_the_fingertips_hidden():
+    m = make_motion("thumb_opposition", HandShape(), np.random.default_rng(1), sequences=1)
+    for view, count in (("back", 4), ("palm", 0)):
+        s = series_from_poses(m.t, m.pose, view=view)
+        world = s.world.copy()
+        tips = [FINGERTIPS[f] for f in FINGERS]
+        world[:, tips] = world[:1, tips]  # the landmark model keeps the bent fingertips where they were open
+        a = ThumbOpposition().analyze(s.with_(world=world, image=_image(world)))
+        assert len(a.reps) == count, view
 
 
 def test_sequence_stats():
