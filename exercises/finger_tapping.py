@@ -3,7 +3,9 @@
 Offline (:meth:`FingerTapping.analyze`) and live (:meth:`FingerTapping.live`) compute the same per-frame
 signal with :class:`metrics.tapping.TapSignal` and count taps with the same
 :class:`metrics.reps.RepCounter` and :data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on
-the same frames. Offline analysis then measures each tap and the session (:mod:`metrics.tapping`).
+the same frames. Offline analysis then measures each tap and the session (:mod:`metrics.tapping`), on the
+image signal rescaled once per session to the size MediaPipe's world landmarks give the openings
+(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from metrics.tapping import (
     TapSignal,
     compute_tap_signal,
     measure_taps,
+    opening_scale,
     tapping_metrics,
 )
 from tracking.series import LandmarkSeries
@@ -92,14 +95,22 @@ class FingerTapping:
         if reps is None:
             events = find_reps(t, x, TAP_PARAMS)
             windows = [(e.start_t, e.end_t) for e in events]
-            taps = measure_taps(t, x, windows, trim_rest=True)
         else:
             windows = sorted((float(a), float(b)) for a, b in reps)
             bad = [w for w in windows if not w[1] > w[0]]
             if bad:
                 raise ValueError(f"each rep must end after it starts; got {bad[0]}")
-            taps = measure_taps(t, x, windows, trim_rest=False)
+        trim = reps is None
+        taps = measure_taps(t, x, windows, trim_rest=trim)
+        scale = 1.0
+        if self.space == "image":
+            # The image signal times the taps; MediaPipe's world landmarks size them (metrics.tapping, Scale).
+            factor = opening_scale(t, x, compute_tap_signal(series, space="world"), taps)
+            if math.isfinite(factor) and factor > 0:
+                scale, x = factor, factor * x
+                taps = measure_taps(t, x, windows, trim_rest=trim)
         metrics, warnings = tapping_metrics(t, x, taps)
+        metrics["amplitude_scale"] = scale
         if reps is not None and len(taps) < len(windows):
             k = len(windows) - len(taps)
             warnings.append(f"{k} of the given taps had no tracked frames and {'was' if k == 1 else 'were'} left out.")

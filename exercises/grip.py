@@ -43,7 +43,16 @@ class Grip(CycleExercise):
     value_label = "Fist closure (%)"
     normal_range: tuple[float, float] | None = (0.0, 100.0)
     unit = "pct"
-    params = RepParams(min_prominence=15.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15)
+    # A weak hand's partial fist must count. MediaPipe under-reads closure (an open hand reads 15-25 %, and
+    # a fist's excursion comes out at 0.25-0.95 of the true one, least with the fingers curling toward the
+    # camera): a 57 % fist seen palm-on from above moved the signal by 11-12 points. A still open hand
+    # jitters by at most 8 points peak to peak (15 rendered grip clips, after the causal smoothing below),
+    # so 10 points separates the two where the former 15 missed such fists.
+    # MediaPipe also loses a tight fist seen from the back: 0.47 s at a brief squeeze (14 frames of a
+    # rendered back_above clip), longer if the fist is held. A closure seen rising before the loss and
+    # released after it is one fist, so the count bridges a loss of up to 1 s instead of restarting.
+    params = RepParams(min_prominence=10.0, rel_prominence=0.3, polarity=1, min_duration_s=0.15, max_gap_s=1.0)
+    smooth_s = 0.08
 
     def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
         a = compute_finger_angles(frames.world, handedness=handedness)

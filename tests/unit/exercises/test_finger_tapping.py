@@ -7,6 +7,7 @@ from synthetic_tapping import TapScript, frame_times, frames_of, script_series, 
 from exercises.finger_tapping import FingerTapping
 from exercises.registry import get_exercise
 from sessions.result import SessionResult
+from tracking.series import INDEX_TIP, THUMB_TIP
 from tracking.video import VideoInfo
 
 EX = FingerTapping()
@@ -124,6 +125,29 @@ def test_linear_amplitude_decay_gives_the_decrement():
     assert a.metrics["amplitude_slope_per_tap"] == pytest.approx(-0.5 / (n - 1), rel=0.05)
     assert a.metrics["decrement_slope"] > 0
     assert a.metrics["interval_cv"] < 0.01
+
+
+def test_amplitude_is_sized_by_the_world_landmarks_and_timed_by_the_image():
+    # Seen from below, the fingertips are nearer the camera than the palm: the image shows every opening
+    # 1.4x as wide as it is. The world landmarks (perspective-free) keep the true size.
+    n = 12
+    openings = list(np.linspace(1.0, 0.6, n))
+    script = TapScript(periods=[1 / 3.0] * n, openings=openings, first_opening=1.0)
+    true = script_series(script, 30, image_noise_px=0.5)
+    image = true.image.copy()
+    tips = image[:, [THUMB_TIP, INDEX_TIP], :2]
+    mid = tips.mean(axis=1, keepdims=True)
+    image[:, [THUMB_TIP, INDEX_TIP], :2] = mid + 1.4 * (tips - mid)
+    seen = true.with_(image=image)
+    a, b = EX.analyze(true), EX.analyze(seen)
+    assert len(a.reps) == len(b.reps) == n
+    assert np.abs(peaks(a) - peaks(b)).max() < 1e-3
+    assert b.metrics["amplitude_scale"] == pytest.approx(1 / 1.4, rel=0.03)
+    assert a.metrics["amplitude_scale"] == pytest.approx(1.0, rel=0.03)
+    assert b.metrics["amplitude_mean"] == pytest.approx(np.mean(openings), abs=0.03)
+    assert b.metrics["amplitude_decrement_pct"] == pytest.approx(a.metrics["amplitude_decrement_pct"], abs=1.0)
+    # the plotted signal is in the same (world-sized) palm lengths as the per-tap amplitudes
+    assert np.nanmax(b.signals[0].value) == pytest.approx(1.0, abs=0.05)
 
 
 def test_tracking_gap_invents_no_taps():

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from metrics.tapping import TapSignal, find_pauses, interval_speeds, measure_taps, tapping_metrics
+from metrics.tapping import TapSignal, find_pauses, interval_speeds, measure_taps, opening_scale, tapping_metrics
 from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, WRIST
 
 
@@ -76,6 +76,22 @@ def test_measure_taps_on_an_analytic_signal():
     x[120] = np.nan
     assert measure_taps(t, x, [(1.0, 2.0)])[0]["partly_untracked"] is True
     assert measure_taps(t, np.full(len(t), np.nan), [(1.0, 2.0)]) == []
+
+
+def test_opening_scale_is_the_ratio_at_the_openings():
+    fs = 50.0
+    t = np.arange(0, 3, 1 / fs)
+    x = 0.6 + 0.4 * np.cos(2 * np.pi * 1.0 * t)
+    # The reference reads the openings 0.7x as large but the contacts the same (a distortion that grows
+    # with the opening, like depth compression): the factor is the one at the openings.
+    ref = 0.2 + 0.7 * (x - 0.2)
+    ref[::7] += 0.05  # jitter on some frames does not move a median
+    taps = measure_taps(t, x, [(0.0, 1.0), (1.0, 2.0), (2.0, 2.98)])
+    k = opening_scale(t, x, ref, taps)
+    assert k == pytest.approx(0.2 / 1.0 + 0.7 * 0.8 / 1.0, abs=0.02)
+    assert opening_scale(t, x, 0.5 * x, taps) == pytest.approx(0.5)
+    assert math.isnan(opening_scale(t, x, ref, []))
+    assert math.isnan(opening_scale(t, x, np.full(len(t), np.nan), taps))
 
 
 def test_rest_held_open_is_trimmed_off_a_tap():
