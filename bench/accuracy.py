@@ -208,7 +208,8 @@ def summarize_measures(rows: pd.DataFrame) -> pd.DataFrame:
         for key, unit in MEASURES[str(exercise)]:
             err = group.get(f"err_{key}", pd.Series(dtype=float)).dropna()
             out.append({"exercise": exercise, "measure": key, "unit": unit, "mae": err.mean(), "clips": len(err)})
-    return pd.DataFrame(out).set_index(["exercise", "measure"])
+    columns = ["exercise", "measure", "unit", "mae", "clips"]
+    return pd.DataFrame(out, columns=columns).set_index(["exercise", "measure"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from tracking.series import LandmarkSeries
 VIEWS = {
     "finger_tapping": ("palm", -35, 0, 0),
     "thumb_opposition": ("palm", 0, 0, 0),
-    "finger_lifting": ("back", 0, -20, 0),
+    "finger_lifting": ("back", 0, -45, 0),  # the "oblique" view the instructions ask for
     "wrist_flexion": ("palm", -60, 0, 0),
     "grip": ("palm", 0, 0, 0),
     "finger_spread": ("palm", 0, 0, 0),
