@@ -19,9 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from exercises.common import (
-    Reference,
     compute_channels,
-    estimate_reference,
     median3_channels,
     run_detector,
     series_frames,
@@ -29,13 +27,14 @@ from exercises.common import (
 from exercises.finger_lifting import FingerLifting, LiftDetector
 from exercises.pronation_supination import PronationSupination
 from exercises.thumb_opposition import ThumbOpposition
-from metrics.angles import compute_finger_angles, compute_wrist_angles
+from exercises.wrist_flexion import wrist_channels
+from metrics.angles import compute_finger_angles
 from metrics.reps import RepParams, find_reps
 from metrics.tapping import TAP_PARAMS, compute_tap_signal
 from tracking.filters import lowpass
 from tracking.series import FINGERS, FINGERTIPS, MIDDLE_MCP, WRIST, LandmarkSeries
 
-__all__ = ["TYPICAL_RANGE", "recognition_features", "recognize_exercise"]
+__all__ = ["TYPICAL_RANGE", "recognition_features", "recognize_exercise", "score_features"]
 
 TYPICAL_RANGE = {
     "finger_tapping": 0.6,  # thumb-index tip distance, palm lengths
@@ -104,18 +103,26 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
         "finger_spread": a["index_mcp_abd"] + a["little_mcp_abd"],
         "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
     }
-    ref: Reference | None = estimate_reference(
-        t, series_frames(series), handedness=hand, present=series.present, reference_s=1.0
-    )
+    # The wrist exercises' own angles (the flexion of an edge-on hand is read from the image there).
+    wrist, ref = compute_channels(series, wrist_channels, reference_s=1.0)
     if ref is not None:
-        wrist = compute_wrist_angles(world, handedness=hand, forearm=ref.hand_axis)
-        signals["wrist_flexion"] = wrist.flexion
-        signals["wrist_deviation"] = wrist.deviation
+        signals["wrist_flexion"] = wrist["wrist_flexion"]
+        signals["wrist_deviation"] = wrist["wrist_deviation"]
         rotation = PronationSupination().channels(series_frames(series), handedness=hand, reference=ref)
         signals["pronation_supination"] = rotation["pronation"]
     out: dict[str, dict[str, float]] = {}
     for name, x in signals.items():
         out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
+    if ref is not None:
+        # How well the camera sees each wrist angle (edge-on flexion, face-on deviation): 0..1.
+        for name, view in (("wrist_flexion", "flexion_view"), ("wrist_deviation", "deviation_view")):
+            v = wrist[view][np.isfinite(wrist[view])]
+            out[name]["view"] = float(np.median(v)) if v.size else 0.0
+        # The image rotation read as flexion of an edge-on hand also turns when the forearm rotates, which the
+        # world landmarks tell apart: flexion they hardly see at all is not taken from the image alone.
+        wf = out["wrist_flexion"]
+        wf["world"] = _robust_range(wrist["world_flexion"])
+        wf["range"] = min(wf["range"], 2.5 * wf["world"])
     out["finger_tapping"] = {
         "range": _robust_range(tap),
         "cycles": float(len(find_reps(t, tap, TAP_PARAMS))),
@@ -138,6 +145,7 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     detect = median3_channels(t, raw, smooth_s=lift.smooth_s)
     lifts = run_detector(LiftDetector(replace(lift.params, min_prominence=12.0)), t, detect)
     lifted = {e["finger"] for e in lifts}
+    central = sum(1 for e in lifts if e["finger"] in ("middle", "ring"))
     # Lifted off the table = above the resting posture, not just back up from a bend.
     amps = [e["event"].peak_value for e in lifts]
     # One finger at a time: how much less the other fingers rose over each lift (1 = not at all).
@@ -153,6 +161,7 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
         "range": max(float(np.nanmedian(amps)), 0.0) if amps else 0.0,
         "cycles": float(len(lifts)),
         "fingers": float(len(lifted)),
+        "central": float(central),
         "alone": float(np.median(alone)) if alone else 0.0,
     }
     return out
@@ -173,7 +182,12 @@ def recognize_exercise(series: LandmarkSeries) -> tuple[str, float, dict[str, fl
     names = list(TYPICAL_RANGE)
     if len(series) == 0 or not series.present.any():
         return "finger_tapping", 0.0, dict.fromkeys(names, 0.0)
-    feats = recognition_features(series)
+    return score_features(recognition_features(series))
+
+
+def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict[str, float]]:
+    """Score every exercise from :func:`recognition_features`; returns as :func:`recognize_exercise`."""
+    names = list(TYPICAL_RANGE)
     level = {n: min(feats[n]["range"] / TYPICAL_RANGE[n], 1.5) if n in feats else 0.0 for n in names}
     reps = {n: min(feats[n]["cycles"] / 2.0, 1.0) if n in feats else 0.0 for n in names}
     scores = {n: level[n] * reps[n] for n in names}
@@ -196,12 +210,24 @@ def recognize_exercise(series: LandmarkSeries) -> tuple[str, float, dict[str, fl
     lf = feats["finger_lifting"]
     scores["finger_lifting"] *= min(lf["fingers"] / 2.0, 1.0) * max(0.0, 1.0 - n_touch / 4.0)
     scores["finger_lifting"] *= float(np.clip(lf["alone"] / 0.4, 0.0, 1.0))
-    # Thumb touching several fingertips is opposition, not thumb bending or finger spreading.
+    # A spread moves the outer fingers sideways, which the lift detector may take for lifts of the index
+    # or little finger; a lift of the middle or ring finger is no part of a spread.
+    scores["finger_spread"] *= max(0.0, 1.0 - lf["central"] / 2.0)
+    # Thumb touching several fingertips is opposition, not thumb bending or finger spreading; the hand
+    # turns as the thumb reaches across the palm, which a wrist or forearm exercise never does.
     touched = min(opp["range"] / 2.0, 1.0)
     scores["thumb_flexion"] *= 1.0 - touched
     scores["finger_spread"] *= 1.0 - touched
-    # The whole hand turning (wrist exercises) moves every finger signal in the camera's eyes too.
-    turning = max(level["wrist_flexion"], level["wrist_deviation"], level["pronation_supination"])
+    # How much the whole hand turned: a wrist or forearm exercise, unless the turn is explained otherwise.
+    # The hand turns as the thumb reaches across the palm to several fingertips and, in the camera's
+    # eyes, as a fist folds the fingers; a wrist exercise does neither.
+    reaching = float(np.clip((opp["range"] - 1.0) / 2.0, 0.0, 1.0))
+    fist = float(np.clip((level["grip"] - 0.9) / 0.3, 0.0, 1.0))
+    wrists = ("wrist_flexion", "wrist_deviation", "pronation_supination")
+    for n in wrists:
+        scores[n] *= (1.0 - 0.5 * reaching) * (1.0 - 0.6 * fist)
+    turning = max(level[n] * (1.0 - 0.5 * reaching) * (1.0 - 0.6 * fist) for n in wrists)
+    # The whole hand turning moves every finger signal in the camera's eyes too.
     for n in ("finger_tapping", "finger_lifting", "grip", "finger_spread", "thumb_flexion", "thumb_opposition"):
         scores[n] *= float(np.clip(1.6 - turning, 0.0, 1.0))
     ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)

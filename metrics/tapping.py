@@ -479,6 +479,10 @@ def _nanmean(values: Sequence[float] | np.ndarray) -> float:
     return float(v.mean()) if len(v) else math.nan
 
 
+UNSEEN_CONTACT = 0.3
+"""Median closest approach of the taps (palm lengths) above which the touch was not seen."""
+
+
 def tapping_metrics(
     t: np.ndarray,
     distance: np.ndarray,
@@ -578,6 +582,15 @@ def tapping_metrics(
         warnings.append(f"Only {n} tap{'s' if n > 1 else ''} detected: too few to measure an amplitude decrement.")
     elif n < 6:
         warnings.append(f"Only {n} taps detected: the amplitude decrement is uncertain with fewer than 6 taps.")
+    closest = float(np.nanmedian([tp["min_distance"] for tp in taps])) if n else math.nan
+    if closest > UNSEEN_CONTACT:
+        # Touching taps close to 0-0.15 palm lengths in every rendered view; where MediaPipe cannot see the
+        # index (hidden behind the other fingers) it redraws it, and the signal wanders without closing.
+        warnings.append(
+            f"The thumb and index finger were never seen to touch (closest {closest:.2f} palm lengths, median over "
+            "taps): the index is probably hidden from the camera, so the tap count is unreliable. Film the palm "
+            "or the thumb side of the hand."
+        )
     if any(tp["partly_untracked"] for tp in taps):
         k = sum(bool(tp["partly_untracked"]) for tp in taps)
         warnings.append(f"The hand was lost for a moment during {k} of the taps; their measures are less reliable.")

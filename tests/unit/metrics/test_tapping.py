@@ -149,3 +149,15 @@ def test_session_metrics_few_taps_warn():
     assert any("too few" in s for s in w)
     m0, w0 = tapping_metrics(t, np.ones(len(t)), [])
     assert m0["tap_count"] == 0 and m0["hesitations"] == 0 and w0[0].startswith("No taps were detected")
+
+
+def test_taps_that_never_close_warn_that_the_touch_was_not_seen():
+    t = np.arange(0, 10, 0.02)
+    peaks = 1.0 + 0.5 * np.arange(9)
+    taps = fake_taps(np.full(9, 1.0), peaks)
+    _, w = tapping_metrics(t, np.ones(len(t)), taps)
+    assert not any("never seen to touch" in s for s in w)
+    for tp in taps:
+        tp["min_distance"] = 0.5  # a hidden index redrawn by the tracker: the "taps" never close
+    _, w = tapping_metrics(t, np.ones(len(t)), taps)
+    assert any("never seen to touch (closest 0.50 palm lengths" in s for s in w)
