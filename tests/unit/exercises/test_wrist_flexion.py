@@ -182,3 +182,15 @@ def test_palm_side_where_the_models_disagree():
     assert not squashed.world_agrees and squashed.value == pytest.approx(0.85)
     near = PalmSide(world=0.7, image=0.6)
     assert near.world_agrees and near.value == pytest.approx(0.7)
+
+
+def test_a_hand_already_moving_when_it_comes_into_view_is_reported():
+    # The neutral hold happens out of view: the hand appears mid-movement, sliding in from the side.
+    t = np.arange(0, 10, 1 / 30)
+    still = series_from_poses(t, poses(t, wrist_flex=flexion), view="palm", yaw=-60.0)
+    assert not any("already moving" in w for w in WristFlexion().analyze(still).warnings)
+    moving = series_from_poses(t, poses(t, wrist_flex=flexion), view="palm", yaw=-60.0, missing=t < 1.2)
+    image = moving.image.copy()
+    image[..., 0] += (0.3 * np.clip(1.0 - (t - 1.2) / 1.0, 0.0, 1.0))[:, None]
+    a = WristFlexion().analyze(moving.with_(image=image))
+    assert any("already moving when it came into view" in w for w in a.warnings)
