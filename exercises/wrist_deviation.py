@@ -25,6 +25,9 @@ class WristDeviation(TwoSidedExercise):
     normal_range: tuple[float, float] | None = (-30.0, 20.0)
     params = RepParams(min_prominence=8.0, rel_prominence=0.3, polarity=1, min_duration_s=0.2)
     reference_s = 1.0
+    # MediaPipe's ulnar extreme seen from the back of the hand jitters by 10-15 deg over a few frames (one
+    # rendered clip counted 5 cycles for 3); a 0.08 s causal low-pass after the median removes it.
+    smooth_s = 0.08
     needs_pose = True
     positive = "radial"
     negative = "ulnar"

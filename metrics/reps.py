@@ -36,6 +36,9 @@ class RepParams:
     polarity: int = 1
     min_duration_s: float = 0.05  # from the rest point before to the confirmation of the extremum
     max_gap_s: float = 0.3
+    # For a distance-like signal (0 = closed): the retrace must also exceed this fraction of the rest value,
+    # since the tracker's jitter grows with the distance (a 1.4 palm-length opening jitters by 0.09).
+    level_prominence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,9 @@ class RepCounter:
             if ext is not None and ext.i == i - 1:
                 ext.next = (t, y)
         d = self.delta
+        rest = self._rest if self._mode == "rise" else self._lo
+        if self.params.level_prominence > 0 and rest is not None:
+            d = max(d, self.params.level_prominence * abs(rest.y))
         if self._mode == "init":
             self._lo = self._track(self._lo, i, t, y, lower=True)
             self._hi = self._track(self._hi, i, t, y, lower=False)

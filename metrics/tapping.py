@@ -78,12 +78,16 @@ of camera distance and framing like the world version; what it loses is the dept
 factor within a session that leaves counts, timing and the relative decrement unchanged.
 """
 
-TAP_PARAMS = RepParams(min_prominence=0.07, rel_prominence=0.25, polarity=-1, min_duration_s=0.04, max_gap_s=0.35)
+TAP_PARAMS = RepParams(
+    min_prominence=0.07, rel_prominence=0.25, polarity=-1, min_duration_s=0.04, max_gap_s=0.35, level_prominence=0.1
+)
 """Rep-machine thresholds for taps, in palm lengths.
 
 ``min_prominence`` 0.07 is about 3x the frame-to-frame jitter of the signal on a still hand and half
-the excursion of a slow, small tap from a weak hand (0.15); ``max_gap_s`` lets 1-4 lost frames
-(motion blur at 16 fps) pass without restarting the count.
+the excursion of a slow, small tap from a weak hand (0.15); ``level_prominence`` 0.1 keeps the jitter of
+a wide-open hand (0.09 at 1.4 palm lengths, seen from below) from counting before the first tap, while a
+tap closing halfway from that opening still counts; ``max_gap_s`` lets 1-4 lost frames (motion blur at
+16 fps) pass without restarting the count.
 """
 
 HESITATION_S = 0.2

@@ -85,3 +85,15 @@ def test_streaming_equals_offline():
     offline = find_reps(t, x, params)
     assert [(r.start_i, r.peak_i, r.confirm_i) for r in live] == [(r.start_i, r.peak_i, r.confirm_i) for r in offline]
     assert counter.count == 7
+
+
+def test_level_prominence_ignores_the_jitter_of_a_wide_distance_but_counts_real_closures():
+    # A wide-open hand (1.4) jitters by 0.09 before tapping; then three taps closing to 0.15 and one to 0.9.
+    t = np.arange(0, 4, 1 / 30)
+    x = 1.4 + 0.045 * np.sign(np.sin(2 * np.pi * 3 * t))
+    for c, depth in ((1.5, 1.25), (2.1, 1.25), (2.7, 1.25), (3.3, 0.5)):
+        x = x - depth * np.exp(-0.5 * ((t - c) / 0.06) ** 2)
+    plain = RepParams(min_prominence=0.07, rel_prominence=0.25, polarity=-1, min_duration_s=0.04)
+    assert len(find_reps(t, x, plain)) > 4  # the jitter before the first tap counts
+    reps = find_reps(t, x, RepParams(**{**plain.__dict__, "level_prominence": 0.1}))
+    assert [round(r.peak_t, 1) for r in reps] == [1.5, 2.1, 2.7, 3.3]
