@@ -444,19 +444,32 @@ class RepSpan:
     next_peak_i: int | None = None  # sample before the next rep's peak (where a two-sided cycle's far side ends)
 
 
-def movement_onset(x: Sequence[float] | np.ndarray, start: int, peak: int, *, polarity: int, frac: float = 0.05) -> int:
-    """Last sample in ``[start, peak]`` still within ``frac`` of the excursion of the rest level.
+ONSET_FOOT_FRAC = 0.2
+"""Fraction of a rep's excursion below which :func:`movement_onset` looks for the foot of the rise."""
 
-    The rep machine's rest point is the lowest point since it last turned, which on a long still
-    stretch can be anywhere in it; the movement itself starts where the signal leaves rest for good.
+
+def movement_onset(x: Sequence[float] | np.ndarray, start: int, peak: int, *, polarity: int, frac: float = 0.05) -> int:
+    """Where the movement to ``peak`` leaves rest: the foot of the rise, within ``frac`` of rest or at a trough.
+
+    The rep machine's rest point is the lowest point since it last turned, which on a long still stretch
+    can be anywhere in it, or before an earlier bump too small to count; so the rise is found from the top
+    down (the last sample below a fifth of the excursion), then followed back to where it left the rest
+    level, or to the trough before it when the rest has drifted above that level (a finger that settled a
+    degree higher after a neighbour's lift).
     """
     rest, top = polarity * x[start], polarity * x[peak]
     level = rest + frac * (top - rest)
+    foot = rest + max(frac, ONSET_FOOT_FRAC) * (top - rest)
     onset = start
     for i in range(start, peak + 1):
         v = polarity * x[i]
-        if math.isfinite(v) and v <= level:
+        if math.isfinite(v) and v <= foot:
             onset = i
+    while onset > start and polarity * x[onset] > level:
+        before = polarity * x[onset - 1]
+        if not (math.isfinite(before) and before <= polarity * x[onset]):
+            break
+        onset -= 1
     return onset
 
 

@@ -152,9 +152,9 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     angle = {f: detect[f"lift_{f}"] for f in FINGERS}
     alone = []
     for e in lifts:
-        ev, f = e["event"], e["finger"]
-        own = angle[f][ev.peak_i] - angle[f][ev.start_i]
-        others = [np.nanmax(angle[g][ev.start_i : ev.peak_i + 1]) - angle[g][ev.start_i] for g in FINGERS if g != f]
+        ev, f, a = e["event"], e["finger"], e["start_i"]  # from the lift's onset, not an older rest point
+        own = angle[f][ev.peak_i] - angle[f][a]
+        others = [np.nanmax(angle[g][a : ev.peak_i + 1]) - angle[g][a] for g in FINGERS if g != f]
         if own > 0 and np.isfinite(others).any():
             alone.append(1.0 - float(np.nanmean(others)) / own)
     out["finger_lifting"] = {

@@ -41,6 +41,13 @@ def test_onset_and_offset_of_a_movement():
     assert movement_onset(-x, 0, 7, polarity=-1) == 4
 
 
+def test_onset_of_a_rise_from_a_rest_that_drifted_up():
+    # A neighbour's lift pulled this finger up 6 deg and it settled 1 deg higher (above 5 % of its own
+    # 20 deg lift): the lift still starts at its own foot, not back at the start of the neighbour's.
+    x = np.array([0, 0, 3, 6, 3, 1.2, 1.1, 1.0, 1.1, 5, 12, 20, 12, 2], float)
+    assert movement_onset(x, 0, 11, polarity=1) == 7
+
+
 def test_intervals_find_the_extreme_inside():
     t = np.arange(0, 3, 0.1)
     x = np.sin(t * 2)
