@@ -23,7 +23,9 @@ class WristDeviation(TwoSidedExercise):
     )
     value_label = "Wrist deviation (radial +, ulnar −)"
     normal_range: tuple[float, float] | None = (-30.0, 20.0)
-    params = RepParams(min_prominence=8.0, rel_prominence=0.3, polarity=1, min_duration_s=0.2)
+    # 6 deg: radial deviation is the short side (normal 20 deg) and MediaPipe reads about two thirds of it
+    # from above (a rendered 11 deg tilt read 7.5 deg, below the wrist exercises' 8 deg, and its cycle was lost).
+    params = RepParams(min_prominence=6.0, rel_prominence=0.3, polarity=1, min_duration_s=0.2)
     reference_s = 1.0
     # MediaPipe's ulnar extreme seen from the back of the hand jitters by 10-15 deg over a few frames (one
     # rendered clip counted 5 cycles for 3); a 0.08 s causal low-pass after the median removes it.
