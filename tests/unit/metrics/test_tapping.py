@@ -3,7 +3,19 @@ import math
 import numpy as np
 import pytest
 
-from metrics.tapping import TapSignal, find_pauses, interval_speeds, measure_taps, opening_scale, tapping_metrics
+from metrics.reps import find_reps
+from metrics.tapping import (
+    TAP_PARAMS,
+    TapSignal,
+    contact_unseen,
+    find_pauses,
+    interval_speeds,
+    measure_taps,
+    opening_scale,
+    rhythm_signal,
+    tapping_frequency,
+    tapping_metrics,
+)
 from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, WRIST
 
 
@@ -161,3 +173,34 @@ def test_taps_that_never_close_warn_that_the_touch_was_not_seen():
         tp["min_distance"] = 0.5  # a hidden index redrawn by the tracker: the "taps" never close
     _, w = tapping_metrics(t, np.ones(len(t)), taps)
     assert any("never seen to touch (closest 0.50 palm lengths" in s for s in w)
+
+
+def taps_at(t: np.ndarray, hz: float, start: float = 0.5, n: int = 10) -> np.ndarray:
+    """Opening (palm lengths) of ``n`` taps at ``hz`` from ``start``: 0.9 open, closing to 0.02."""
+    phase = np.clip((t - start) * hz, 0.0, n)
+    return 0.02 + 0.88 * (0.5 + 0.5 * np.cos(2 * np.pi * phase))
+
+
+@pytest.mark.parametrize(("hz", "fps"), [(1.5, 30.0), (3.0, 24.0), (4.5, 60.0)])
+def test_tapping_frequency_from_the_rhythm(hz, fps):
+    t = np.arange(0.0, 0.5 + 10 / hz + 0.5, 1 / fps)
+    assert tapping_frequency(t, taps_at(t, hz)) == pytest.approx(hz, rel=0.06)
+    # MediaPipe drawing every tap as two dips (the index flicking open mid-contact) is still one tap.
+    x = taps_at(t, hz) + 0.35 * np.exp(-(((np.mod((t - 0.5) * hz, 1.0) - 0.5) * 12) ** 2))
+    assert tapping_frequency(t, x) == pytest.approx(hz, rel=0.06)
+    assert math.isnan(tapping_frequency(t, np.full_like(t, 0.8)))
+
+
+def test_a_redrawn_index_is_counted_on_its_rhythm():
+    t = np.arange(0.0, 5.5, 1 / 30)
+    truth = taps_at(t, 2.0)
+    rng = np.random.default_rng(3)
+    # The index hidden: MediaPipe redraws it somewhere between closed and open in every frame it cannot see.
+    noisy = np.where(truth < 0.5, rng.uniform(0.2, 1.0, len(t)), truth + rng.normal(0, 0.05, len(t)))
+    assert not contact_unseen(t, truth) and contact_unseen(t, noisy)
+    assert len(find_reps(t, noisy, TAP_PARAMS)) > 12  # a tap in every jump
+    smooth, hz = rhythm_signal(t, noisy)
+    assert hz == pytest.approx(2.0, rel=0.1)
+    assert len(find_reps(t, smooth, TAP_PARAMS)) == 10
+    same, none = rhythm_signal(t, np.full_like(t, 0.8))
+    assert math.isnan(none) and np.array_equal(same, np.full_like(t, 0.8))
