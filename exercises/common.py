@@ -30,6 +30,7 @@ import numpy as np
 from exercises.base import Analysis, FrameLandmarks, LiveState, Signal
 from metrics.angles import compute_palm_frame
 from metrics.reps import RepCounter, RepEvent, RepParams
+from metrics.rom import NORMAL_ROM
 from metrics.smoothness import segment_smoothness
 from tracking.filters import lowpass, time_derivative
 from tracking.series import MIDDLE_MCP, WRIST, LandmarkSeries
@@ -54,6 +55,7 @@ __all__ = [
     "infer_handedness",
     "movement_offset",
     "movement_onset",
+    "neutral_from_range",
     "rep_quality",
     "rest_before",
     "rest_level",
@@ -647,6 +649,24 @@ def nan_stat(values: Sequence[float], fn: Callable[[np.ndarray], Any] = np.max) 
     return float(fn(v)) if v.size else math.nan
 
 
+def neutral_from_range(x: np.ndarray, joint: str) -> float:
+    """Where neutral lies in the range ``x`` moved through, taking the same share of normal on both sides.
+
+    The range is the 2nd-98th percentile of ``x`` (positive one way); the share is the positive side's
+    part of the joint's normal range (:data:`metrics.rom.NORMAL_ROM`, half and half for an unknown joint).
+    NaN when ``x`` has no finite value.
+    """
+    v = x[np.isfinite(x)]
+    if not v.size:
+        return math.nan
+    low, high = np.percentile(v, [2, 98])
+    normal = NORMAL_ROM.get(joint)
+    share = 0.5
+    if normal is not None and normal.positive and normal.negative:
+        share = normal.positive / (normal.positive + normal.negative)
+    return float(high - share * (high - low))
+
+
 # ----------------------------------------------------------------------------------------- exercises
 
 
@@ -853,6 +873,24 @@ class TwoSidedExercise(CycleExercise):
     reliability_channel: str | None = None  # channel with the viewpoint reliability (0..1)
     joint: str = ""  # name in metrics.rom.NORMAL_ROM
 
+    def prepare(self, series: LandmarkSeries) -> tuple[Prepared, Channels]:
+        """As :meth:`CycleExercise.prepare`; without a still start, neutral is estimated from the movement.
+
+        A hand already moving when it came into view gives a reference somewhere in its movement, tens of
+        degrees off (rendered clips: 29-55 deg). Neutral is then put where the range moved through splits
+        in the proportion of the normal range (:data:`metrics.rom.NORMAL_ROM`: the same share of normal on
+        both sides), which counts the same reps and leaves only the asymmetry of the patient's deficit.
+        """
+        prep, detect = super().prepare(series)
+        ref, main = prep.reference, self.main_channel()
+        if ref is None or ref.still or ref.kind != "neutral":
+            return prep, detect
+        offset = neutral_from_range(prep.smooth[main], self.joint)
+        if not math.isfinite(offset):
+            return prep, detect
+        raw, smooth = {**prep.raw, main: prep.raw[main] - offset}, {**prep.smooth, main: prep.smooth[main] - offset}
+        return replace(prep, raw=raw, smooth=smooth), {**detect, main: detect[main] - offset}
+
     def rep_fields(self, span: RepSpan, prep: Prepared) -> dict[str, Any]:
         x = prep.smooth[self.main_channel()]
         pos, _ = window_extreme(x, span.start_i, span.end_i, largest=True)
@@ -905,10 +943,11 @@ class TwoSidedExercise(CycleExercise):
                 "keep the forearm still during the exercise."
             )
         if prep.reference is not None and not prep.reference.still:
+            metrics["neutral_from_range"] = prep.reference.kind == "neutral"
             warnings.append(
                 "The hand was already moving when it came into view, so no still starting position was seen: "
-                "the angles are measured against a moving hand and may be off by tens of degrees. Start with the "
-                "hand in view and hold it still for a second."
+                "neutral was estimated from the range of movement, and the angles either side of it may be off "
+                "by 10 degrees or more. Start with the hand in view and hold it still for a second."
             )
         return metrics, warnings
 

@@ -1,10 +1,11 @@
+import math
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from handkin import assert_live_matches, bumps, poses, run_live, series_from_poses
 
-from exercises.common import estimate_reference, series_frames
+from exercises.common import estimate_reference, neutral_from_range, series_frames
 from exercises.registry import get_exercise
 from exercises.wrist_flexion import PalmSide, WristFlexion, hold_palm_side, image_flexion, image_weight
 from tracking.series import MIDDLE_MCP, WRIST
@@ -194,3 +195,15 @@ def test_a_hand_already_moving_when_it_comes_into_view_is_reported():
     image[..., 0] += (0.3 * np.clip(1.0 - (t - 1.2) / 1.0, 0.0, 1.0))[:, None]
     a = WristFlexion().analyze(moving.with_(image=image))
     assert any("already moving when it came into view" in w for w in a.warnings)
+    # Neutral is estimated from the range moved through: the reps stay, the peaks are not tens of degrees off.
+    s = WristFlexion().analyze(still)
+    assert a.metrics["neutral_from_range"] and len(a.reps) == len(s.reps)
+    for key in ("max_flexion_deg", "max_extension_deg"):
+        assert a.metrics[key] == pytest.approx(s.metrics[key], abs=8.0)  # 25-27 deg off against the moving hand
+
+
+def test_neutral_from_range_takes_the_same_share_of_normal_both_ways():
+    x = np.concatenate([np.linspace(-70, 80, 200), np.linspace(80, -70, 200)])  # 80 flexion, 70 extension
+    assert neutral_from_range(x + 40.0, "wrist_flex") == pytest.approx(40.0, abs=1.0)
+    assert neutral_from_range(x + 40.0, "unknown") == pytest.approx(45.0, abs=1.0)  # the middle
+    assert math.isnan(neutral_from_range(np.full(5, np.nan), "wrist_flex"))
