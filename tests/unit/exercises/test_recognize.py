@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from handkin import series_from_poses
 
-from exercises.recognize import recognize_exercise
+from exercises.recognize import recognition_features, recognize_exercise, score_features
 from synth.hand import HandShape
 from synth.scripts import EXERCISES, make_motion
-from tracking.series import LandmarkSeries
+from tracking.series import FINGERS, LandmarkSeries
 
 # The camera views the synth suite uses by default for each exercise: (view, yaw, pitch, roll).
 VIEWS = {
@@ -46,3 +46,19 @@ def test_a_still_hand_is_not_recognized_with_confidence():
     s = series_from_poses(t, np.repeat(m.pose[:1], len(t), axis=0), noise_m=0.0007)
     _, confidence, _ = recognize_exercise(s)
     assert confidence < 0.3
+
+
+def test_tapping_with_the_index_hidden_is_told_by_its_rhythm():
+    m = make_motion("finger_tapping", HandShape(), np.random.default_rng(2))
+    view, yaw, pitch, roll = VIEWS["finger_tapping"]
+    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    assert score_features(feats)[0] == "finger_tapping" and feats["finger_tapping"]["rate"] > 1.6
+    # Seen from the little-finger side: MediaPipe redraws the hidden index in every frame, so no touch is
+    # seen, every finger jitters, and the jitter reads as a hand turning; the tapping rhythm stays.
+    hidden = {k: dict(v) for k, v in feats.items()}
+    hidden["thumb_opposition"].update(cycles=0.0, range=0.0, **{f"touches_{f}": 0.0 for f in FINGERS})
+    hidden["finger_tapping"]["others"] = 0.39
+    hidden["pronation_supination"].update(range=128.0, cycles=3.0)
+    assert score_features(hidden)[0] == "finger_tapping"
+    slow = {**hidden, "finger_tapping": {**hidden["finger_tapping"], "rate": 0.8}}  # a forearm's pace
+    assert score_features(slow)[0] == "pronation_supination"
