@@ -25,6 +25,7 @@ from exercises.common import (
     series_frames,
 )
 from exercises.finger_lifting import FingerLifting, LiftDetector
+from exercises.grip import Grip
 from exercises.pronation_supination import PronationSupination
 from exercises.thumb_opposition import ThumbOpposition
 from exercises.wrist_flexion import wrist_channels
@@ -113,6 +114,10 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, x in signals.items():
         out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
+    # The grip exercise's own closure (world joint angles): it sees fingers curling toward the camera, which
+    # hardly shortens them in the image.
+    closure = Grip().channels(series_frames(series), handedness=hand, reference=None)["closure_pct"]
+    out["grip"].update(closure=_robust_range(closure), closure_cycles=float(_cycles(t, closure, 15.0)))
     if ref is not None:
         # How well the camera sees each wrist angle (edge-on flexion, face-on deviation): 0..1.
         for name, view in (("wrist_flexion", "flexion_view"), ("wrist_deviation", "deviation_view")):
@@ -192,6 +197,9 @@ def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict
     names = list(TYPICAL_RANGE)
     level = {n: min(feats[n]["range"] / TYPICAL_RANGE[n], 1.5) if n in feats else 0.0 for n in names}
     reps = {n: min(feats[n]["cycles"] / 2.0, 1.0) if n in feats else 0.0 for n in names}
+    # Fists the image shows poorly (fingers curling toward the camera) are counted on the grip's own closure.
+    grip = feats["grip"]
+    reps["grip"] = max(reps["grip"], min(grip["closure_cycles"] / 2.0, 1.0) * min(grip["closure"] / 25.0, 1.0))
     scores = {n: level[n] * reps[n] for n in names}
     closure = min(level["grip"], 1.0)
     # A fist bends the thumb and closes the spread: those count only beyond what the fist explains.
