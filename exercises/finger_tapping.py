@@ -5,10 +5,10 @@ signal with :class:`metrics.tapping.TapSignal` and count taps with the same
 :class:`metrics.reps.RepCounter` and :data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on
 the same frames. Offline analysis then measures each tap and the session (:mod:`metrics.tapping`), on the
 image signal rescaled once per session to the size MediaPipe's world landmarks give the openings
-(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``). Where the thumb and
-index are never seen to touch (:func:`metrics.tapping.contact_unseen`: the index hidden and redrawn by
-MediaPipe in every frame), the offline analysis counts on the rhythm of the whole session
-(:func:`metrics.tapping.rhythm_signal`), which a frame-by-frame counter cannot know; the result says so.
+(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``). Where the index is
+hidden and MediaPipe redraws it from frame to frame (:func:`metrics.tapping.redrawn_index`), the offline
+analysis counts on the rhythm of the whole session, which a frame-by-frame counter cannot know; the result
+says so.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from metrics.tapping import (
     Space,
     TapSignal,
     compute_tap_signal,
-    contact_unseen,
     measure_taps,
     opening_scale,
-    rhythm_signal,
+    redrawn_index,
     tapping_metrics,
 )
 from tracking.series import LandmarkSeries
@@ -98,9 +97,9 @@ class FingerTapping:
         t = np.asarray(series.t, float)
         x = compute_tap_signal(series, space=self.space)
         rhythm_hz = None
-        if contact_unseen(t, x):  # a redrawn index jumps in every frame: count its rhythm
-            x, f0 = rhythm_signal(t, x)
-            rhythm_hz = f0 if math.isfinite(f0) else None
+        redrawn = redrawn_index(t, x)
+        if redrawn is not None:  # a hidden index jumps from frame to frame: count its rhythm
+            x, rhythm_hz = redrawn
         if reps is None:
             events = find_reps(t, x, TAP_PARAMS)
             windows = [(e.start_t, e.end_t) for e in events]

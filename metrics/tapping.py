@@ -53,6 +53,7 @@ __all__ = [
     "HALT_S",
     "HESITATION_S",
     "RHYTHM_CUTOFF",
+    "RHYTHM_EXCESS",
     "TAP_PARAMS",
     "UNSEEN_CONTACT",
     "TapSignal",
@@ -62,6 +63,7 @@ __all__ = [
     "interval_speeds",
     "measure_taps",
     "opening_scale",
+    "redrawn_index",
     "rhythm_signal",
     "tapping_frequency",
     "tapping_metrics",
@@ -492,7 +494,10 @@ UNSEEN_CONTACT = 0.3
 """Median closest approach of the taps (palm lengths) above which the touch was not seen."""
 
 RHYTHM_CUTOFF = 1.5
-"""Where the touch is not seen, taps are counted below this multiple of the tapping frequency."""
+"""Where the index is hidden, taps are counted below this multiple of the tapping frequency."""
+
+RHYTHM_EXCESS = 1.2
+"""Dips per tap of the rhythm from which the per-frame signal is taken for a redrawn index."""
 
 
 def contact_unseen(t: np.ndarray, x: np.ndarray) -> bool:
@@ -532,6 +537,24 @@ def tapping_frequency(t: np.ndarray, x: np.ndarray, *, min_s: float = 0.12, max_
     top = max(ac[i] for i in peaks)
     first = next(i for i in peaks if ac[i] >= 0.8 * top)
     return fs / first
+
+
+def redrawn_index(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The :func:`rhythm_signal` of ``x`` and its frequency where ``x`` cannot be counted frame by frame.
+
+    That is where the thumb and index were never seen to touch (:func:`contact_unseen`), or where counting
+    every dip finds :data:`RHYTHM_EXCESS` times the taps of the rhythm: MediaPipe redraws a partly hidden
+    index in some frames, and each redraw is a dip. On 40 rendered tapping clips the two counts were equal on
+    every clip where the index was seen, and 1.25-3.2x on those where it was hidden (ulnar three-quarter
+    views), where the rhythm's count was the true one on 8 of 10. None where ``x`` can be counted as it is.
+    """
+    smooth, f0 = rhythm_signal(t, x)
+    if not math.isfinite(f0):
+        return None
+    rhythm = len(find_reps(t, smooth, TAP_PARAMS))
+    if contact_unseen(t, x) or (rhythm >= 2 and len(find_reps(t, x, TAP_PARAMS)) >= RHYTHM_EXCESS * rhythm):
+        return smooth, f0
+    return None
 
 
 def rhythm_signal(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -651,8 +674,8 @@ def tapping_metrics(
     closest = float(np.nanmedian([tp["min_distance"] for tp in taps])) if n else math.nan
     if rhythm_hz is not None:
         warnings.append(
-            "The thumb and index finger were never seen to touch: the index is probably hidden from the camera "
-            "and redrawn in every frame, so the taps were counted on the rhythm of the movement (smoothed below "
+            "The index finger was hidden from the camera (MediaPipe redraws it, so the thumb-index distance jumps "
+            "from frame to frame): the taps were counted on the rhythm of the movement (smoothed below "
             f"{RHYTHM_CUTOFF:g}x its {rhythm_hz:.1f} Hz tapping frequency) and their amplitudes and speeds are "
             "unreliable. Film the palm or the thumb side of the hand."
         )

@@ -12,6 +12,7 @@ from metrics.tapping import (
     interval_speeds,
     measure_taps,
     opening_scale,
+    redrawn_index,
     rhythm_signal,
     tapping_frequency,
     tapping_metrics,
@@ -204,3 +205,19 @@ def test_a_redrawn_index_is_counted_on_its_rhythm():
     assert len(find_reps(t, smooth, TAP_PARAMS)) == 10
     same, none = rhythm_signal(t, np.full_like(t, 0.8))
     assert math.isnan(none) and np.array_equal(same, np.full_like(t, 0.8))
+    assert redrawn_index(t, truth) is None  # a seen index is counted frame by frame (live and offline agree)
+    found = redrawn_index(t, noisy)
+    assert found is not None and len(find_reps(t, found[0], TAP_PARAMS)) == 10
+
+
+def test_an_index_redrawn_in_some_frames_is_counted_on_its_rhythm():
+    t = np.arange(0.0, 5.5, 1 / 30)
+    truth = taps_at(t, 2.0)
+    # Seen touching in most frames, but flicked open in one frame of every closure: two dips per tap.
+    closed = truth < 0.15
+    flick = closed & ~np.roll(closed, 1) & ~np.roll(closed, -1)
+    flick |= closed & (np.cumsum(closed) % 3 == 2)
+    partly = np.where(flick, 0.9, truth)
+    assert not contact_unseen(t, partly) and len(find_reps(t, partly, TAP_PARAMS)) >= 12
+    found = redrawn_index(t, partly)
+    assert found is not None and len(find_reps(t, found[0], TAP_PARAMS)) == 10
