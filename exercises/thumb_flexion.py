@@ -1,6 +1,7 @@
 """Thumb flexion: one rep is one bend of the thumb across the palm (MCP and IP joints) and back.
 
-The main signal is thumb MCP plus IP flexion (:func:`metrics.angles.compute_finger_angles`).
+The main signal is thumb MCP flexion plus IP flexion (IP hyperextension counted as 0) from
+:func:`metrics.angles.compute_finger_angles`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class ThumbFlexion(CycleExercise):
     def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
         a = compute_finger_angles(frames.world, handedness=handedness)
         return {
-            "thumb_flexion": a["thumb_mcp_flex"] + a["thumb_ip_flex"],
+            # The bend across the palm: IP hyperextension does not undo it. (Seen from below, MediaPipe reads
+            # the IP joint 20-30 deg hyperextended on the way in and out, which split one bend into two.)
+            "thumb_flexion": a["thumb_mcp_flex"] + np.maximum(a["thumb_ip_flex"], 0.0),
             "thumb_mcp_flex": a["thumb_mcp_flex"],
             "thumb_ip_flex": a["thumb_ip_flex"],
             "thumb_cmc_flex": a["thumb_cmc_flex"],

@@ -31,3 +31,23 @@ def test_counts_bends_and_measures_mcp_and_ip(side, view, yaw):
     assert a.metrics["max_mcp_flex_deg"] == pytest.approx(45, abs=2)
     assert a.metrics["rom"]["thumb_ip_flex"]["normal_positive_deg"] == 80
     assert_live_matches(ThumbFlexion(), s, a)
+
+
+def test_ip_read_hyperextended_on_the_way_does_not_split_a_bend():
+    # Seen from below, MediaPipe reads the IP joint 20-30 deg hyperextended as the thumb sets off and comes back.
+    t = np.arange(0, 7, 1 / 30)
+    base = rest_pose()
+    base[ANGLE_INDEX["thumb_mcp_flex"]] = 5.0  # a dead-straight thumb has no bending plane
+    base[ANGLE_INDEX["thumb_ip_flex"]] = 5.0
+    c = [1.5, 3.5, 5.5]
+    p = poses(
+        t,
+        base,
+        thumb_mcp_flex=lambda tt: bumps(tt, c, 0.9, 20.0),
+        thumb_ip_flex=lambda tt: (
+            bumps(tt, c, 0.5, 20.0) - bumps(tt, [x - 0.6 for x in c] + [x + 0.6 for x in c], 0.4, 30.0)
+        ),
+    )
+    a = ThumbFlexion().analyze(series_from_poses(t, p, view="palm"))
+    assert len(a.reps) == 3
+    assert a.metrics["rom"]["thumb_ip_flex"]["min_deg"] < -15  # the hyperextension itself is still reported
