@@ -5,10 +5,11 @@ signal with :class:`metrics.tapping.TapSignal` and count taps with the same
 :class:`metrics.reps.RepCounter` and :data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on
 the same frames. Offline analysis then measures each tap and the session (:mod:`metrics.tapping`), on the
 image signal rescaled once per session to the size MediaPipe's world landmarks give the openings
-(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``). Where the index is
-hidden and MediaPipe redraws it from frame to frame (:func:`metrics.tapping.redrawn_index`), the offline
-analysis counts on the rhythm of the whole session, which a frame-by-frame counter cannot know; the result
-says so.
+(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``). Where thumb and index
+are never seen to touch, MediaPipe redraws the hidden index in every frame (:func:`metrics.tapping.redrawn_index`)
+and the offline analysis counts on the rhythm of the whole session, which a frame-by-frame counter cannot
+know; where the frame-by-frame count is well above that rhythm, the result asks for a check
+(:func:`metrics.tapping.rhythm_mismatch`). Both say so in the result.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from metrics.tapping import (
     measure_taps,
     opening_scale,
     redrawn_index,
+    rhythm_mismatch,
     tapping_metrics,
 )
 from tracking.series import LandmarkSeries
@@ -118,6 +120,9 @@ class FingerTapping:
                 scale, x = factor, factor * x
                 taps = measure_taps(t, x, windows, trim_rest=trim)
         metrics, warnings = tapping_metrics(t, x, taps, rhythm_hz=rhythm_hz)
+        if rhythm_hz is None and reps is None:
+            mismatch = rhythm_mismatch(t, x, len(taps))
+            warnings += [mismatch] if mismatch else []
         metrics["amplitude_scale"] = scale
         if reps is not None and len(taps) < len(windows):
             k = len(windows) - len(taps)
