@@ -98,12 +98,15 @@ class FingerTapping:
         """Detect taps (or use the given ``(start_s, end_s)`` intervals) and compute tap and session metrics."""
         t = np.asarray(series.t, float)
         x = compute_tap_signal(series, space=self.space)
-        rhythm_hz = None
-        redrawn = redrawn_index(t, x)
+        events = find_reps(t, x, TAP_PARAMS)
+        rhythm_hz, mismatch = None, None
+        redrawn = redrawn_index(t, x, events)
         if redrawn is not None:  # a hidden index jumps from frame to frame: count its rhythm
             x, rhythm_hz = redrawn
-        if reps is None:
             events = find_reps(t, x, TAP_PARAMS)
+        elif reps is None:  # compared on the image signal the counts come from, before any rescaling
+            mismatch = rhythm_mismatch(t, x, len(events))
+        if reps is None:
             windows = [(e.start_t, e.end_t) for e in events]
         else:
             windows = sorted((float(a), float(b)) for a, b in reps)
@@ -120,9 +123,7 @@ class FingerTapping:
                 scale, x = factor, factor * x
                 taps = measure_taps(t, x, windows, trim_rest=trim)
         metrics, warnings = tapping_metrics(t, x, taps, rhythm_hz=rhythm_hz)
-        if rhythm_hz is None and reps is None:
-            mismatch = rhythm_mismatch(t, x, len(taps))
-            warnings += [mismatch] if mismatch else []
+        warnings += [mismatch] if mismatch else []
         metrics["amplitude_scale"] = scale
         if reps is not None and len(taps) < len(windows):
             k = len(windows) - len(taps)

@@ -30,10 +30,21 @@ from metrics.reps import RepParams
 from metrics.rom import compute_rom
 from tracking.series import FINGERS
 
-__all__ = ["FULL_FIST_DEG", "Grip"]
+__all__ = ["FULL_FIST_DEG", "Grip", "closure_pct", "joint_flexion"]
 
 FULL_FIST_DEG = {"mcp": 85.0, "pip": 100.0, "dip": 60.0}
 """Joint flexion of a full fist; their sum is 100 % closure."""
+
+
+def joint_flexion(world: np.ndarray) -> dict[str, np.ndarray]:
+    """Per frame, the long fingers' mean unsigned flexion (degrees) at each joint of :data:`FULL_FIST_DEG`."""
+    seg = compute_segment_angles(world)
+    return {j: np.mean([seg[f"{f}_{j}"] for f in FINGERS], axis=0) for j in FULL_FIST_DEG}
+
+
+def closure_pct(joint_mean: dict[str, np.ndarray]) -> np.ndarray:
+    """Fist closure (% of :data:`FULL_FIST_DEG`) from :func:`joint_flexion`."""
+    return np.asarray(100.0 * sum(joint_mean.values()) / sum(FULL_FIST_DEG.values()))
 
 
 class Grip(CycleExercise):
@@ -56,11 +67,9 @@ class Grip(CycleExercise):
 
     def channels(self, frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
         a = compute_finger_angles(frames.world, handedness=handedness)
-        seg = compute_segment_angles(frames.world)
-        joint_mean = {j: np.mean([seg[f"{f}_{j}"] for f in FINGERS], axis=0) for j in FULL_FIST_DEG}
-        total = sum(joint_mean.values())
+        joint_mean = joint_flexion(frames.world)
         return {
-            "closure_pct": 100.0 * total / sum(FULL_FIST_DEG.values()),
+            "closure_pct": closure_pct(joint_mean),
             **{f"mean_{j}_flex": v for j, v in joint_mean.items()},
             **{k: v for k, v in a.items() if k.endswith(("_mcp_flex", "_pip_flex", "_dip_flex"))},
         }

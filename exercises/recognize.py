@@ -25,7 +25,7 @@ from exercises.common import (
     series_frames,
 )
 from exercises.finger_lifting import FingerLifting, LiftDetector
-from exercises.grip import Grip
+from exercises.grip import closure_pct, joint_flexion
 from exercises.pronation_supination import PronationSupination
 from exercises.thumb_opposition import ThumbOpposition
 from exercises.wrist_flexion import wrist_channels
@@ -95,7 +95,8 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     a = compute_finger_angles(world, handedness=hand)
     # Fingertip to wrist distance in the image over the palm's image length: a fist folds every fingertip
     # back toward the wrist whichever side of the hand the camera sees (world depth misses it from behind).
-    pix = series_frames(series).image
+    frames = series_frames(series)
+    pix = frames.image
     palm = np.linalg.norm(pix[:, MIDDLE_MCP] - pix[:, WRIST], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         curl = np.stack([np.linalg.norm(pix[:, FINGERTIPS[f]] - pix[:, WRIST], axis=-1) / palm for f in FINGERS])
@@ -109,14 +110,14 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     if ref is not None:
         signals["wrist_flexion"] = wrist["wrist_flexion"]
         signals["wrist_deviation"] = wrist["wrist_deviation"]
-        rotation = PronationSupination().channels(series_frames(series), handedness=hand, reference=ref)
+        rotation = PronationSupination().channels(frames, handedness=hand, reference=ref)
         signals["pronation_supination"] = rotation["pronation"]
     out: dict[str, dict[str, float]] = {}
     for name, x in signals.items():
         out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
     # The grip exercise's own closure (world joint angles): it sees fingers curling toward the camera, which
     # hardly shortens them in the image.
-    closure = Grip().channels(series_frames(series), handedness=hand, reference=None)["closure_pct"]
+    closure = closure_pct(joint_flexion(frames.world))
     out["grip"].update(closure=_robust_range(closure), closure_cycles=float(_cycles(t, closure, 15.0)))
     if ref is not None:
         # How well the camera sees each wrist angle (edge-on flexion, face-on deviation): 0..1.
@@ -234,21 +235,22 @@ def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict
     reaching = float(np.clip((opp["range"] - 1.0) / 2.0, 0.0, 1.0))
     fist = float(np.clip((level["grip"] - 0.9) / 0.3, 0.0, 1.0))
     wrists = ("wrist_flexion", "wrist_deviation", "pronation_supination")
+    unexplained = (1.0 - 0.5 * reaching) * (1.0 - 0.6 * fist)
     for n in wrists:
-        scores[n] *= (1.0 - 0.5 * reaching) * (1.0 - 0.6 * fist)
+        scores[n] *= unexplained
     # Tilting side to side in the palm's plane leaves the fingertips where they are against the wrist (their
     # image distance varied 0.03-0.10 palm lengths in every rendered deviation clip); a wrist bending in
     # front of a camera at its side, or a forearm turning, varies it (0.28-0.70 for flexion seen from the
     # little-finger side, where MediaPipe's edge-on hand also shows a deviation).
-    scores["wrist_deviation"] *= float(np.clip(1.0 - (feats["grip"]["range"] - 0.15) / 0.2, 0.0, 1.0))
-    turning = max(level[n] * (1.0 - 0.5 * reaching) * (1.0 - 0.6 * fist) for n in wrists)
+    scores["wrist_deviation"] *= float(np.clip(1.0 - (grip["range"] - 0.15) / 0.2, 0.0, 1.0))
+    turning = max(level[n] for n in wrists) * unexplained
     # The whole hand turning moves every finger signal in the camera's eyes too.
     for n in ("finger_tapping", "finger_lifting", "grip", "finger_spread", "thumb_flexion", "thumb_opposition"):
         scores[n] *= float(np.clip(1.6 - turning, 0.0, 1.0))
     # The index hidden from the camera (seen from the little-finger side, MediaPipe redraws it in every
     # frame): no touch is seen and every finger jitters, but the thumb-index distance keeps its rhythm, faster
     # than any other exercise's (rendered clips: taps 1.4-4.3 Hz, the others 0.6-1.7 Hz but for one).
-    fast = float(np.clip((feats["finger_tapping"].get("rate", 0.0) - 1.6) / 0.6, 0.0, 1.0))
+    fast = float(np.clip((feats["finger_tapping"]["rate"] - 1.6) / 0.6, 0.0, 1.0))
     if n_touch == 0 and fast > 0:
         rhythm = level["finger_tapping"] * reps["finger_tapping"] * fast
         scores["finger_tapping"] = max(scores["finger_tapping"], rhythm)

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from metrics.hand import CausalMedian, image_to_pixels
-from metrics.reps import RepParams, find_reps
+from metrics.reps import RepEvent, RepParams, find_reps
 from metrics.smoothness import segment_smoothness
 from tracking.filters import lowpass, time_derivative, tracked_runs
 from tracking.series import INDEX_TIP, MIDDLE_MCP, THUMB_TIP, WRIST, LandmarkSeries
@@ -501,14 +501,14 @@ RHYTHM_EXCESS = 1.2
 """Taps per tap of the rhythm from which a frame-by-frame count is flagged (:func:`rhythm_mismatch`)."""
 
 
-def contact_unseen(t: np.ndarray, x: np.ndarray) -> bool:
-    """Whether the thumb and index were never seen to touch: the taps found on ``x`` do not close.
+def contact_unseen(taps: Sequence[RepEvent]) -> bool:
+    """Whether the thumb and index were never seen to touch: ``taps`` (found on the signal) do not close.
 
     Touching taps close to 0-0.15 palm lengths in every rendered view; where MediaPipe cannot see the index
     (hidden behind the other fingers, seen from the little-finger side) it redraws it in every frame, and
     the signal jumps by half a palm length from frame to frame without closing (0.47-0.52 median closest).
     """
-    closest = [e.peak_value for e in find_reps(t, x, TAP_PARAMS)]
+    closest = [e.peak_value for e in taps]
     return bool(closest) and float(np.median(closest)) > UNSEEN_CONTACT
 
 
@@ -540,13 +540,14 @@ def tapping_frequency(t: np.ndarray, x: np.ndarray, *, min_s: float = 0.12, max_
     return fs / first
 
 
-def redrawn_index(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float] | None:
+def redrawn_index(t: np.ndarray, x: np.ndarray, taps: Sequence[RepEvent]) -> tuple[np.ndarray, float] | None:
     """The :func:`rhythm_signal` of ``x`` and its frequency where the touch was never seen, else None.
 
-    There (:func:`contact_unseen`) MediaPipe redraws the hidden index in every frame and counting every dip
-    finds 1.8-3.2x the taps; on the rendered clips the rhythm's count was the true one on 8 of 9.
+    ``taps`` are those found on ``x`` frame by frame. Where they never close (:func:`contact_unseen`)
+    MediaPipe redraws the hidden index in every frame and counting every dip finds 1.8-3.2x the taps; on the
+    rendered clips the rhythm's count was the true one on 8 of 9.
     """
-    if not contact_unseen(t, x):
+    if not contact_unseen(taps):
         return None
     smooth, f0 = rhythm_signal(t, x)
     return (smooth, f0) if math.isfinite(f0) else None

@@ -199,15 +199,16 @@ def test_a_redrawn_index_is_counted_on_its_rhythm():
     rng = np.random.default_rng(3)
     # The index hidden: MediaPipe redraws it somewhere between closed and open in every frame it cannot see.
     noisy = np.where(truth < 0.5, rng.uniform(0.2, 1.0, len(t)), truth + rng.normal(0, 0.05, len(t)))
-    assert not contact_unseen(t, truth) and contact_unseen(t, noisy)
+    assert not contact_unseen(find_reps(t, truth, TAP_PARAMS)) and contact_unseen(find_reps(t, noisy, TAP_PARAMS))
     assert len(find_reps(t, noisy, TAP_PARAMS)) > 12  # a tap in every jump
     smooth, hz = rhythm_signal(t, noisy)
     assert hz == pytest.approx(2.0, rel=0.1)
     assert len(find_reps(t, smooth, TAP_PARAMS)) == 10
     same, none = rhythm_signal(t, np.full_like(t, 0.8))
     assert math.isnan(none) and np.array_equal(same, np.full_like(t, 0.8))
-    assert redrawn_index(t, truth) is None  # a seen index is counted frame by frame (live and offline agree)
-    found = redrawn_index(t, noisy)
+    # A seen index is counted frame by frame (live and offline agree).
+    assert redrawn_index(t, truth, find_reps(t, truth, TAP_PARAMS)) is None
+    found = redrawn_index(t, noisy, find_reps(t, noisy, TAP_PARAMS))
     assert found is not None and len(find_reps(t, found[0], TAP_PARAMS)) == 10
 
 
@@ -220,7 +221,8 @@ def test_a_count_well_above_the_rhythm_is_flagged_not_changed():
     flick = closed & ~np.roll(closed, 1) & ~np.roll(closed, -1)
     flick |= closed & (np.cumsum(closed) % 3 == 2)
     partly = np.where(flick, 0.9, truth)
-    n = len(find_reps(t, partly, TAP_PARAMS))
-    assert n >= 12 and not contact_unseen(t, partly) and redrawn_index(t, partly) is None
+    dips = find_reps(t, partly, TAP_PARAMS)
+    n = len(dips)
+    assert n >= 12 and not contact_unseen(dips) and redrawn_index(t, partly, dips) is None
     warning = rhythm_mismatch(t, partly, n)
     assert warning is not None and f"{n} taps were counted" in warning and "shows 10" in warning
