@@ -50,6 +50,9 @@ TYPICAL_RANGE = {
 }
 """A clear, moderate performance of each exercise moves its signal about this much."""
 
+# Exercises of the fingers and thumb, the wrist and forearm held still.
+_FINGER_EXERCISES = ("finger_tapping", "finger_lifting", "grip", "finger_spread", "thumb_flexion", "thumb_opposition")
+
 _MIN_PROMINENCE = {
     "finger_tapping": 0.2,
     "finger_lifting": 8.0,
@@ -71,6 +74,16 @@ def _robust_range(x: np.ndarray) -> float:
     return float(hi - lo)
 
 
+def _image_turn(image: np.ndarray) -> float:
+    """Robust range (degrees) of the image direction of the hand's long axis (wrist -> middle MCP)."""
+    d = image[:, MIDDLE_MCP] - image[:, WRIST]
+    angle = np.arctan2(d[:, 1], d[:, 0])
+    seen = np.isfinite(angle)
+    if not seen.any():
+        return 0.0
+    return _robust_range(np.degrees(np.unwrap(angle[seen])))
+
+
 def _cycles(t: np.ndarray, x: np.ndarray, min_prominence: float) -> int:
     if not np.isfinite(x).any():
         return 0
@@ -83,7 +96,8 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     Returns
     -------
     dict
-        ``{exercise: {'range': float, 'cycles': float, ...}}``.
+        ``{exercise: {'range': float, 'cycles': float, ...}}``, and ``'hand': {'axis_turn': float}``, how far
+        (degrees) the hand's long axis swung in the image.
     """
     t = np.asarray(series.t, float)
     tap = compute_tap_signal(series)  # the tapping exercise's own signal, before any smoothing (taps reach 5 Hz)
@@ -115,6 +129,7 @@ def recognition_features(series: LandmarkSeries) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, x in signals.items():
         out[name] = {"range": _robust_range(x), "cycles": float(_cycles(t, x, _MIN_PROMINENCE[name]))}
+    out["hand"] = {"axis_turn": _image_turn(pix)}  # how far the hand's long axis swung in the image, degrees
     # The grip exercise's own closure (world joint angles): it sees fingers curling toward the camera, which
     # hardly shortens them in the image.
     closure = closure_pct(joint_flexion(frames.world))
@@ -243,9 +258,16 @@ def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict
     # front of a camera at its side, or a forearm turning, varies it (0.28-0.70 for flexion seen from the
     # little-finger side, where MediaPipe's edge-on hand also shows a deviation).
     scores["wrist_deviation"] *= float(np.clip(1.0 - (grip["range"] - 0.15) / 0.2, 0.0, 1.0))
+    # The forearm turns about the hand's long axis, which therefore keeps its direction in the image, and so do
+    # the finger exercises (rendered clips: at most 19 deg of swing); a wrist bending in front of a camera at
+    # its side swings it (43-131 deg), and MediaPipe's edge-on hand also reads that as a turn or a fist.
+    swing = feats.get("hand", {}).get("axis_turn", 0.0)
+    still_axis = float(np.clip(1.0 - (swing - 25.0) / 15.0, 0.0, 1.0))
+    for n in ("pronation_supination", *_FINGER_EXERCISES):
+        scores[n] *= still_axis
     turning = max(level[n] for n in wrists) * unexplained
     # The whole hand turning moves every finger signal in the camera's eyes too.
-    for n in ("finger_tapping", "finger_lifting", "grip", "finger_spread", "thumb_flexion", "thumb_opposition"):
+    for n in _FINGER_EXERCISES:
         scores[n] *= float(np.clip(1.6 - turning, 0.0, 1.0))
     # The index hidden from the camera (seen from the little-finger side, MediaPipe redraws it in every
     # frame): no touch is seen and every finger jitters, but the thumb-index distance keeps its rhythm, faster

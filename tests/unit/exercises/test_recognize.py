@@ -62,3 +62,23 @@ def test_tapping_with_the_index_hidden_is_told_by_its_rhythm():
     assert score_features(hidden)[0] == "finger_tapping"
     slow = {**hidden, "finger_tapping": {**hidden["finger_tapping"], "rate": 0.8}}  # a forearm's pace
     assert score_features(slow)[0] == "pronation_supination"
+
+
+def test_a_wrist_bending_edge_on_is_not_a_forearm_turning():
+    # Wrist flexion filmed from the little-finger side: the hand's long axis swings in the image.
+    m = make_motion("wrist_flexion", HandShape(), np.random.default_rng(3))
+    s = series_from_poses(m.t, m.pose, view="palm", yaw=-90, pitch=0, roll=0, noise_m=0.0007)
+    feats = recognition_features(s)
+    assert feats["hand"]["axis_turn"] > 40.0
+    # MediaPipe's edge-on hand reads less flexion and a turning forearm too (rendered clips: 80 deg; 90-130 deg).
+    confused = {k: dict(v) for k, v in feats.items()}
+    confused["wrist_flexion"]["range"] = 80.0
+    confused["pronation_supination"].update(range=128.0, cycles=3.0)
+    assert score_features(confused)[0] == "wrist_flexion"
+    unswung = {**confused, "hand": {"axis_turn": 0.0}}
+    assert score_features(unswung)[0] == "pronation_supination"
+    # A forearm turning about the hand's long axis leaves its image direction alone.
+    m = make_motion("pronation_supination", HandShape(), np.random.default_rng(3))
+    view, yaw, pitch, roll = VIEWS["pronation_supination"]
+    turn = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    assert turn["hand"]["axis_turn"] < 20.0
