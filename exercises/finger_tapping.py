@@ -1,10 +1,11 @@
 """Finger tapping (MDS-UPDRS 3.4): tap the thumb and index finger together, as fast and as wide as possible.
 
 Offline (:meth:`FingerTapping.analyze`) and live (:meth:`FingerTapping.live`) compute the same per-frame
-signal with :class:`metrics.tapping.TapSignal` and count taps with the same
-:class:`metrics.reps.RepCounter` and :data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on
-the same frames. Offline analysis then measures each tap and the session (:mod:`metrics.tapping`), on the
-image signal rescaled once per session to the size MediaPipe's world landmarks give the openings
+signal with :class:`metrics.tapping.TapSignal` and count taps on its causal median of three
+(:class:`metrics.tapping.DenseMedian`) with the same :class:`metrics.reps.RepCounter` and
+:data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on the same frames. Offline analysis then
+measures each tap and the session (:mod:`metrics.tapping`) on the signal itself, the image signal rescaled
+once per session to the size MediaPipe's world landmarks give the openings
 (:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``). Where thumb and index
 are never seen to touch, MediaPipe redraws the hidden index in every frame (:func:`metrics.tapping.redrawn_index`)
 and the offline analysis counts on the rhythm of the whole session, which a frame-by-frame counter cannot
@@ -15,6 +16,7 @@ know; where the frame-by-frame count is well above that rhythm, the result asks 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,15 +24,18 @@ from typing import Any
 import numpy as np
 
 from exercises.base import Analysis, FrameLandmarks, LiveState, Signal
-from metrics.reps import RepCounter, find_reps
+from metrics.reps import RepCounter, RepEvent, find_reps
 from metrics.tapping import (
     DEFAULT_SPACE,
     TAP_PARAMS,
+    DenseMedian,
     Space,
     TapSignal,
     compute_tap_signal,
+    count_signal,
     measure_taps,
     opening_scale,
+    parabola_min,
     redrawn_index,
     rhythm_mismatch,
     tapping_metrics,
@@ -47,23 +52,42 @@ class FingerTappingLive:
 
     space: Space = DEFAULT_SPACE
     _signal: TapSignal = field(init=False)
+    _median: DenseMedian = field(init=False)
+    _recent: deque[tuple[float, float]] = field(init=False)  # (t, signal) of the last tracked frames
     _counter: RepCounter = field(init=False)
     _last: dict[str, Any] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._signal = TapSignal(space=self.space)
+        self._median = DenseMedian()
+        self._recent = deque(maxlen=256)  # longer than any tap takes to be confirmed
         self._counter = RepCounter(TAP_PARAMS)
+
+    def _contact(self, event: RepEvent) -> tuple[float, float]:
+        """Time and distance of the contact on the signal itself, parabola-refined.
+
+        Where the frames were dense, the lowest median is one of the three samples it was taken over, and the
+        lowest of them (the last of equals, as the counter takes them) is the contact.
+        """
+        t, x = (np.array(v) for v in zip(*self._recent, strict=True))
+        i = int(np.argmin(np.abs(t - event.peak_t)))
+        if i < 2 or t[i] - t[i - 2] > self._median.span_s:  # the counter saw the samples themselves
+            return event.peak_t, event.peak_value
+        return parabola_min(t, x, i - int(np.argmin(x[i - 2 : i + 1][::-1])))
 
     def update(self, frame: FrameLandmarks) -> LiveState:
         """Feed one frame; the state says how many taps so far and whether one was just completed."""
         x = self._signal.update(frame.t, frame.image, frame.world, width=frame.width, height=frame.height)
-        event = self._counter.update(frame.t, x)
+        if math.isfinite(x):
+            self._recent.append((frame.t, x))
+        event = self._counter.update(frame.t, self._median.update(frame.t, x))
         if event is not None:
+            contact_t, closest = self._contact(event)
             self._last = {
                 "start_s": event.start_t,
-                "peak_s": event.peak_t,
+                "peak_s": contact_t,
                 "opening_before": event.start_value,
-                "min_distance": event.peak_value,
+                "min_distance": closest,
             }
         prompt = None
         if not math.isfinite(x):
@@ -98,9 +122,10 @@ class FingerTapping:
         """Detect taps (or use the given ``(start_s, end_s)`` intervals) and compute tap and session metrics."""
         t = np.asarray(series.t, float)
         x = compute_tap_signal(series, space=self.space)
-        events = find_reps(t, x, TAP_PARAMS)
+        events = find_reps(t, count_signal(t, x), TAP_PARAMS)
         rhythm_hz, mismatch = None, None
-        redrawn = redrawn_index(t, x, events)
+        # Whether the index was seen touching is judged on every dip (the median of three lifts the closest).
+        redrawn = redrawn_index(t, x, find_reps(t, x, TAP_PARAMS))
         if redrawn is not None:  # a hidden index jumps from frame to frame: count its rhythm
             x, rhythm_hz = redrawn
             events = find_reps(t, x, TAP_PARAMS)

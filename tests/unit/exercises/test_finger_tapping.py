@@ -232,3 +232,21 @@ def test_live_detector_matches_offline(rate, fps, jitter):
     assert live_peaks == pytest.approx(list(peaks(offline)), abs=1.0 / fps)
     assert states[20].prompt == "Move your hand into view" and math.isnan(states[20].value)
     assert states[0].prompt is not None and states[-1].prompt is None
+
+
+@pytest.mark.parametrize("fps", [30, 24])
+def test_frame_to_frame_jitter_and_a_misdrawn_frame_are_not_taps(fps):
+    # Seen in dim light (rendered clips, palm from above): the opening of a still hand jumps by 0.1 palm
+    # lengths from frame to frame, and MediaPipe misdraws a single frame; neither is a tap, live or offline.
+    script = TapScript.regular(10, 3.0, lead_s=1.0)
+    t = frame_times(script.duration, fps)
+    y = script.opening(t)
+    rest = t < 0.9
+    y[rest] += np.random.default_rng(fps).normal(0.0, 0.04, rest.sum())
+    y[np.flatnonzero(rest)[10]] -= 0.25
+    s = synthetic_tapping_series(t, y)
+    offline = EX.analyze(s)
+    live = EX.live()
+    states = [live.update(f) for f in frames_of(s)]
+    assert len(offline.reps) == states[-1].rep_count == 10
+    assert np.abs(peaks(offline) - script.contacts()).max() < 1.0 / fps
