@@ -243,6 +243,10 @@ def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict
     # turns as the thumb reaches across the palm, which a wrist or forearm exercise never does.
     touched = min(opp["range"] / 2.0, 1.0)
     scores["thumb_flexion"] *= 1.0 - touched
+    # Fingers lifted one at a time, several of them: the thumb bending with them (MediaPipe redraws a thumb it
+    # cannot see from the little-finger side) is no thumb exercise (rendered thumb clips: at most one finger).
+    lifting = float(np.clip((lf["fingers"] - 1.0) / 2.0, 0.0, 1.0) * np.clip(lf["alone"] / 0.5, 0.0, 1.0))
+    scores["thumb_flexion"] *= 1.0 - lifting
     scores["finger_spread"] *= 1.0 - touched
     # How much the whole hand turned: a wrist or forearm exercise, unless the turn is explained otherwise.
     # The hand turns as the thumb reaches across the palm to several fingertips and, in the camera's
