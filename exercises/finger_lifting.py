@@ -28,6 +28,7 @@ slope of finger i's lift against the instructed finger j's during j's lifts (``C
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -62,6 +63,9 @@ __all__ = ["REFERENCE_S", "FingerLifting", "LiftDetector", "chord_angle", "indiv
 
 REFERENCE_S = 0.5
 """Seconds of the resting hold at the start that lifts are measured from."""
+
+PARKED_S = 1.0
+"""Seconds a finger must have stayed put before a lift for it not to count as rising with that lift."""
 
 PALM_POINTS = (WRIST, INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP)
 """The landmarks a finger lift leaves in place (the thumb's base moves with the thumb)."""
@@ -130,14 +134,30 @@ class LiftDetector:
         return best
 
     def _is_instructed(self, finger: str, start: int, peak: int, now: int) -> bool:
-        """No other finger rose higher (above the resting hold) from this lift's onset until now."""
+        """No other finger rose higher (above the resting hold) from this lift's onset until now.
+
+        A finger that stayed where it was for :data:`PARKED_S` before the onset until now (:meth:`_parked`)
+        did not rise with this lift, however high it is: a finger the patient holds up, or one MediaPipe
+        keeps drawn up after its own lift (seen from the little-finger side, a hidden index stays up).
+        """
         top = self.x[finger][peak]
+        rise = top - self.x[finger][start] if math.isfinite(self.x[finger][start]) else top
         for g in FINGERS:
             if g != finger:
                 seg = [v for v in self.x[g][start : now + 1] if math.isfinite(v)]
-                if seg and max(seg) > top:
+                if seg and max(seg) > top and not self._parked(g, start, now, rise):
                     return False
         return True
+
+    def _parked(self, finger: str, start: int, now: int, rise: float) -> bool:
+        """``finger`` held still, within half of ``rise``, from :data:`PARKED_S` before ``start`` until ``now``."""
+        since = self.t[start] - PARKED_S
+        if self.t[0] > since:
+            return False
+        lo = bisect.bisect_left(self.t, since)
+        x = np.asarray(self.x[finger][lo : now + 1])
+        seen = x[np.isfinite(x)]
+        return len(seen) >= 0.8 * len(x) and float(np.ptp(seen)) < 0.5 * rise
 
     def finish(self) -> list[dict[str, Any]]:
         ends: dict[tuple[str, int], Any] = {}
