@@ -204,6 +204,10 @@ class RotationTracker:
     max_step_deg : float
         A change of the palm's angle between frames larger than any movement's: the tracking has lost the
         hand's orientation, and the rotation holds until ``window`` frames pass without such a jump.
+    max_cross : float
+        The width changing sign between two frames whose ``width / K`` add up to more than this did not pass
+        edge-on (0.8: 50 deg between frames, a 750 deg/s turn at 15 fps): the model mirrored the hand, which
+        shows the same face after it. MediaPipe did so at 0.57 -> -0.83 and back at -1.0 -> 0.98 (rendered).
     square_deg : float
         Within this angle of square-on a frame can be the squarest of a pass (see :meth:`_update_side`).
     max_gap_s : float
@@ -226,6 +230,7 @@ class RotationTracker:
         trust_below: float = 45.0,
         hysteresis_deg: float = 3.0,
         max_step_deg: float = 25.0,
+        max_cross: float = 0.8,
         square_deg: float = 20.0,
         max_gap_s: float = 0.3,
         calibration: RotationCalibration | None = None,
@@ -237,6 +242,7 @@ class RotationTracker:
         self.trust_below = trust_below
         self.hysteresis_deg = hysteresis_deg
         self.max_step_deg = max_step_deg
+        self.max_cross = max_cross
         self.square_deg = square_deg
         self.max_gap_s = max_gap_s
         self._fixed = calibration
@@ -255,6 +261,7 @@ class RotationTracker:
         self._widths: list[float] = []  # recent unsigned widths
         self._rolls: list[float] = []  # recent folded world rolls
         self._faces: list[float] = []  # recent signs of the width
+        self._crossed = True  # the width's last change of sign could be the palm passing edge-on
         self._ratios: list[float] = []  # recent widths over the full width (unfiltered: an edge-on is brief)
         self._angle = math.nan  # last frame's angle from square-on, unfiltered
         self._jumps: list[bool] = []  # recent frames whose angle jumped
@@ -323,7 +330,10 @@ class RotationTracker:
             return {**values, "pronation": values["world_pronation"]}
         self._widths = [*self._widths[1 - self.window :], abs(width)]
         self._rolls = [*self._rolls[1 - self.window :], roll]
-        self._faces = [*self._faces[1 - self.window :], 1.0 if width >= 0 else -1.0]
+        face = 1.0 if width >= 0 else -1.0
+        if self._faces and face != self._faces[-1]:  # the width changed sign: through edge-on, or a mirror?
+            self._crossed = self._ratios[-1] + abs(width) / cal.full_width <= self.max_cross
+        self._faces = [*self._faces[1 - self.window :], face]
         settled = len(self._widths) == self.window  # the first frames of a track are often off
         width_m = float(np.median(self._widths))
         ratio = width_m / cal.full_width
@@ -361,9 +371,14 @@ class RotationTracker:
     def _rotation(self, ratio: float, turned: float, cal: RotationCalibration, settled: bool, lost: bool) -> float:
         """``psi - psi0`` from the width (size) and the world rotation (side), updating the state."""
         # The other face comes toward the camera only through edge-on (a narrow palm, lately), for more than a
-        # frame.
+        # frame, and not in a jump from one side to the other (see ``max_cross``).
         last = self._faces[-3:]
-        if min(self._ratios) < self.edge and len(last) == 3 and all(f * cal.face == -self._facing for f in last):
+        if (
+            min(self._ratios) < self.edge
+            and self._crossed
+            and len(last) == 3
+            and all(f * cal.face == -self._facing for f in last)
+        ):
             self._facing = -self._facing
         cos_psi = self._facing * self._open(ratio)
         size = math.degrees(math.acos(max(-1.0, cos_psi)))

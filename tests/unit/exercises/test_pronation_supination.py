@@ -165,3 +165,22 @@ def test_tracker_learns_the_view_then_measures_with_it():
     hold = s.t <= 1.0  # the start defines the zero (the measurement, centred, leads the detector by 2 frames)
     np.testing.assert_allclose(detect["pronation"][hold], 0.0)
     np.testing.assert_allclose(prep.raw["pronation"][hold][:-2], 0.0)
+
+
+def test_a_hand_mirrored_at_full_width_does_not_turn_the_palm_over():
+    # Rendered (forearm seen obliquely): near the end of a pronation MediaPipe collapsed the palm for a frame,
+    # then mirrored the hand for three frames at full width (+0.26 -> -0.38) and back (-0.46 -> +0.45). The
+    # palm never passed edge-on, so the rest after it is the start position again, not 180 degrees from it.
+    t = np.arange(0.0, 4.0, 1 / 30)
+    turn = np.clip((t - 1.2) / 0.4, 0.0, 1.0) - np.clip((t - 2.0) / 0.4, 0.0, 1.0)  # 0 -> 1 -> 0
+    width = 0.46 - 0.28 * turn
+    glitch = int(np.searchsorted(t, 2.1))
+    width[glitch : glitch + 5] = [0.04, 0.26, -0.38, -0.44, -0.46]
+    roll = 8.0 + 48.0 * turn
+    tracker = RotationTracker()
+    out = [
+        tracker.update(float(ti), {"palm_width": w, "facing_roll": r, "world_pronation": r - 8.0})["pronation"]
+        for ti, w, r in zip(t, width, roll, strict=True)
+    ]
+    assert max(out[:glitch]) > 40.0
+    assert abs(out[-1]) < 10.0
