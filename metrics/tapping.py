@@ -165,9 +165,9 @@ class DenseMedian:
     """Causal median of the last three samples where frames are dense; the sample itself where they are not.
 
     A frame MediaPipe misdraws, or the frame-to-frame jitter of a hand filmed in dim light (0.1 palm lengths
-    between frames of a still hand), would otherwise count as a tap. Three samples within ``span_s`` (20 fps or
-    more) hold at least one of a 5 Hz tap's four frames either side of the contact; at sparser frames a fast
-    tap's contact is a single frame, which the median would remove.
+    between frames of a still hand), would otherwise count as a tap. Three samples within ``span_s`` means
+    20 fps or more, where even a 5 Hz tap spans four frames and its dip survives the median; at sparser frames
+    a fast tap touches in a single frame, which the median would remove.
     """
 
     def __init__(self, *, span_s: float = 0.105) -> None:
