@@ -38,6 +38,7 @@ from metrics.tapping import (
     parabola_min,
     redrawn_index,
     rhythm_mismatch,
+    rhythm_params,
     tapping_metrics,
 )
 from tracking.series import LandmarkSeries
@@ -128,7 +129,7 @@ class FingerTapping:
         redrawn = redrawn_index(t, x, find_reps(t, x, TAP_PARAMS))
         if redrawn is not None:  # a hidden index jumps from frame to frame: count its rhythm
             x, rhythm_hz = redrawn
-            events = find_reps(t, x, TAP_PARAMS)
+            events = find_reps(t, x, rhythm_params(x))
         elif reps is None:  # compared on the image signal the counts come from, before any rescaling
             mismatch = rhythm_mismatch(t, x, len(events))
         if reps is None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -54,6 +54,7 @@ __all__ = [
     "HALT_S",
     "HESITATION_S",
     "RHYTHM_CUTOFF",
+    "RHYTHM_DEPTH",
     "RHYTHM_EXCESS",
     "TAP_PARAMS",
     "UNSEEN_CONTACT",
@@ -69,6 +70,7 @@ __all__ = [
     "parabola_min",
     "redrawn_index",
     "rhythm_mismatch",
+    "rhythm_params",
     "rhythm_signal",
     "tapping_frequency",
     "tapping_metrics",
@@ -530,6 +532,9 @@ UNSEEN_CONTACT = 0.3
 RHYTHM_CUTOFF = 1.5
 """Where the index is hidden, taps are counted below this multiple of the tapping frequency."""
 
+RHYTHM_DEPTH = 0.5
+"""Depth of a rhythm (palm lengths, 5-95 % range) below which :func:`rhythm_params` lowers the tap thresholds."""
+
 RHYTHM_EXCESS = 1.2
 """Taps per tap of the rhythm from which a frame-by-frame count is flagged (:func:`rhythm_mismatch`)."""
 
@@ -573,6 +578,25 @@ def tapping_frequency(t: np.ndarray, x: np.ndarray, *, min_s: float = 0.12, max_
     return fs / first
 
 
+def rhythm_params(x: np.ndarray) -> RepParams:
+    """:data:`TAP_PARAMS` for counting on a :func:`rhythm_signal` ``x``, its thresholds scaled to its depth.
+
+    A redrawn index keeps the thumb-index distance from closing, and the rhythm's dips are only as deep as
+    MediaPipe draws them (5-95 % range 0.12-1.2 palm lengths on the rendered clips). Below
+    :data:`RHYTHM_DEPTH` the thresholds shrink in proportion: those of a seen contact counted 4 taps for 11 on
+    a rhythm 0.12 deep.
+    """
+    v = np.asarray(x, float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return TAP_PARAMS
+    lo, hi = np.percentile(v, [5, 95])
+    k = min(1.0, float(hi - lo) / RHYTHM_DEPTH)
+    return replace(
+        TAP_PARAMS, min_prominence=k * TAP_PARAMS.min_prominence, level_prominence=k * TAP_PARAMS.level_prominence
+    )
+
+
 def redrawn_index(t: np.ndarray, x: np.ndarray, taps: Sequence[RepEvent]) -> tuple[np.ndarray, float] | None:
     """The :func:`rhythm_signal` of ``x`` and its frequency where the touch was never seen, else None.
 
@@ -598,7 +622,7 @@ def rhythm_mismatch(t: np.ndarray, x: np.ndarray, taps: int) -> str | None:
     smooth, f0 = rhythm_signal(t, x)
     if not math.isfinite(f0):
         return None
-    rhythm = len(find_reps(t, smooth, TAP_PARAMS))
+    rhythm = len(find_reps(t, smooth, rhythm_params(smooth)))
     if rhythm < 2 or taps < RHYTHM_EXCESS * rhythm:
         return None
     return (

@@ -14,6 +14,7 @@ from metrics.tapping import (
     opening_scale,
     redrawn_index,
     rhythm_mismatch,
+    rhythm_params,
     rhythm_signal,
     tapping_frequency,
     tapping_metrics,
@@ -226,3 +227,19 @@ def test_a_count_well_above_the_rhythm_is_flagged_not_changed():
     assert n >= 12 and not contact_unseen(dips) and redrawn_index(t, partly, dips) is None
     warning = rhythm_mismatch(t, partly, n)
     assert warning is not None and f"{n} taps were counted" in warning and "shows 10" in warning
+
+
+def test_a_faint_rhythm_of_a_hidden_index_is_counted_at_its_own_depth():
+    # Rendered (little-finger side): the redrawn index keeps the distance at 0.82-0.94 palm lengths, and the
+    # taps show only as a rhythm 0.12 deep, which the thresholds of a seen contact miss.
+    t = np.arange(0.0, 5.5, 1 / 30)
+    rng = np.random.default_rng(4)
+    faint = 0.82 + 0.12 * (taps_at(t, 2.5, n=11) - 0.02) / 0.88 + rng.normal(0, 0.02, len(t))
+    redrawn = redrawn_index(t, faint, find_reps(t, faint, TAP_PARAMS))
+    assert redrawn is not None
+    smooth, hz = redrawn
+    assert hz == pytest.approx(2.5, rel=0.1)
+    assert len(find_reps(t, smooth, TAP_PARAMS)) < 11
+    assert len(find_reps(t, smooth, rhythm_params(smooth))) == 11
+    # A deep rhythm keeps the thresholds of a seen contact.
+    assert rhythm_params(taps_at(t, 2.5)) == TAP_PARAMS
