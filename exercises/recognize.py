@@ -265,7 +265,7 @@ def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict
     # The forearm turns about the hand's long axis, which therefore keeps its direction in the image, and so do
     # the finger exercises (rendered clips: at most 19 deg of swing); a wrist bending in front of a camera at
     # its side swings it (43-131 deg), and MediaPipe's edge-on hand also reads that as a turn or a fist.
-    swing = feats.get("hand", {}).get("axis_turn", 0.0)
+    swing = feats["hand"]["axis_turn"]
     still_axis = float(np.clip(1.0 - (swing - 25.0) / 15.0, 0.0, 1.0))
     for n in ("pronation_supination", *_FINGER_EXERCISES):
         scores[n] *= still_axis
