@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise, permutations
 from pathlib import Path
 from types import TracebackType
@@ -62,6 +62,14 @@ _POSE_WRISTS = (15, 16)
 ELBOW_VISIBILITY = 0.6
 # Seconds of frames without a hand kept for tracking back into them from where the hand was found again.
 BACKTRACK_S = 2.0
+# MediaPipe's full palm detector misses some hands that it finds on the frame flipped left to right, or that
+# the lite model's palm detector finds. A video where the hand was found in fewer than RETRY_BELOW of the frames
+# is tracked again these ways in turn, until one finds it in RETRY_ENOUGH of them; a pass is kept over the best
+# before it when it finds the hand in RETRY_GAIN more of the frames.
+RETRY_TRACKERS = ((1, True), (0, False), (0, True))  # (model_complexity, flip)
+RETRY_BELOW = 0.8
+RETRY_ENOUGH = 0.9
+RETRY_GAIN = 0.1
 
 
 def anatomical_handedness(label: str, *, mirrored: bool = False) -> Handedness:
@@ -164,7 +172,14 @@ class _HandsGraph:
     """One MediaPipe Hands graph with a fixed number of hands (not thread-safe)."""
 
     def __init__(
-        self, *, max_num_hands: int, model_complexity: int, static: bool, min_confidence: float, mirrored: bool
+        self,
+        *,
+        max_num_hands: int,
+        model_complexity: int,
+        static: bool,
+        min_confidence: float,
+        mirrored: bool,
+        flip: bool = False,
     ) -> None:
         mp = _quiet_mediapipe()
         self._graph = mp.solutions.hands.Hands(
@@ -175,10 +190,11 @@ class _HandsGraph:
             min_tracking_confidence=min_confidence,
         )
         self._mirrored = mirrored
+        self._flip = flip
 
     def detect(self, rgb: np.ndarray) -> list[HandDetection]:
         h, w = rgb.shape[:2]
-        res = self._graph.process(_readonly(rgb))
+        res = self._graph.process(_readonly(rgb[:, ::-1] if self._flip else rgb))
         if not res.multi_hand_landmarks:
             return []
         out = []
@@ -187,12 +203,16 @@ class _HandsGraph:
         ):
             cls = hd.classification[0]
             image = np.array([(p.x, p.y, p.z) for p in lms.landmark], dtype=np.float64)
+            world = np.array([(p.x, p.y, p.z) for p in wlms.landmark], dtype=np.float64)
+            if self._flip:  # back to the frame as given (world axes are camera-aligned)
+                image[:, 0] = 1.0 - image[:, 0]
+                world[:, 0] = -world[:, 0]
             out.append(
                 HandDetection(
                     image=image,
-                    world=np.array([(p.x, p.y, p.z) for p in wlms.landmark], dtype=np.float64),
+                    world=world,
                     score=float(cls.score),
-                    handedness=anatomical_handedness(cls.label, mirrored=self._mirrored),
+                    handedness=anatomical_handedness(cls.label, mirrored=self._mirrored != self._flip),
                     chirality=thumb_chirality(image, width=w, height=h, mirrored=self._mirrored),
                 )
             )
@@ -291,6 +311,9 @@ class HandTracker:
         MediaPipe's detection and tracking thresholds.
     mirrored
         True when frames are horizontally flipped (affects handedness only).
+    flip
+        Show MediaPipe each frame flipped horizontally and flip its landmarks back. Its palm detector is
+        not symmetric: it finds some hands only one way round.
     pose
         Also run MediaPipe Pose so :meth:`process` fills ``forearm``.
     check_every_s, revert_after_s
@@ -314,6 +337,7 @@ class HandTracker:
         model_complexity: int = 1,
         min_confidence: float = 0.5,
         mirrored: bool = False,
+        flip: bool = False,
         pose: bool = False,
         check_every_s: float = 2.0,
         revert_after_s: float = 3.0,
@@ -329,6 +353,7 @@ class HandTracker:
         self.model_complexity = model_complexity
         self._min_confidence = min_confidence
         self._mirrored = mirrored
+        self._flip = flip
         self._adaptive = max_num_hands is None
         self.num_hands = max_num_hands or 1
         self._graphs: dict[int, _HandsGraph] = {}
@@ -360,6 +385,7 @@ class HandTracker:
             static=static,
             min_confidence=self._min_confidence,
             mirrored=self._mirrored,
+            flip=self._flip,
         )
 
     def _switch(self, n: int) -> None:
@@ -639,6 +665,11 @@ def track_video(
     was missed for a while, this found it in 304 of the 505 frames, among them the first one or two seconds
     of wrist flexion seen from the little-finger side; a frame-by-frame (live) tracker cannot do this.
 
+    Where the hand was found in fewer than ``RETRY_BELOW`` of the frames, the video is tracked again on the
+    frames flipped left to right and with the lite model (``RETRY_TRACKERS``), and a pass that found the hand
+    in clearly more frames is kept, with a warning that says so: MediaPipe's palm detectors are not symmetric
+    and differ between its two models.
+
     Parameters
     ----------
     path
@@ -675,47 +706,100 @@ def track_video(
     if hand not in ("auto", "left", "right"):
         raise ValueError(f"hand must be 'auto', 'left' or 'right', not {hand!r}")
     choice_of: HandChoice = hand  # type: ignore[assignment]  # checked just above
-    info, frames = read_video(path, max_side=max_side)
-    times: list[float] = []
-    candidates: list[list[HandDetection]] = []
-    arms: list[PoseArms | None] = []
-    with (
-        frames,
-        HandTracker(hand=choice_of, model_complexity=model_complexity, mirrored=mirrored, pose=pose) as tracker,
-    ):
-        missed: list[tuple[int, float, np.ndarray]] = []  # the latest frames without a hand (backtrack_s)
-        for t, rgb in frames:
-            dets = tracker.detect(rgb, t)
-            if not dets and backtrack_s > 0:
-                missed = [m for m in missed if m[1] >= t - backtrack_s] + [(len(times), t, rgb)]
-            elif missed:
-                for (i, _, _), back in zip(missed, tracker.track_back(rgb, [m[2] for m in missed]), strict=True):
-                    candidates[i] = back
-                missed = []
-            candidates.append(dets)
-            times.append(t)
-            if pose:
-                arms.append(tracker.last_pose)
-            if progress is not None:
-                progress(len(times), max(info.frames, len(times)))
-    video = frames.video_info()
-    warnings = list(frames.warnings)
-    t_arr = np.asarray(times, dtype=np.float64)
-    choice = choose_hand(t_arr, candidates, hand=choice_of)
+    settings = TrackerSettings(choice_of, model_complexity, mirrored, pose, backtrack_s)
+    first = best = _track_pass(path, settings, max_side=max_side, progress=progress)
+    for complexity, flip in RETRY_TRACKERS if first.found < RETRY_BELOW else ():
+        if best.found >= RETRY_ENOUGH:
+            break
+        if (complexity, flip) != (model_complexity, False):
+            retry = replace(settings, model_complexity=complexity, flip=flip)
+            alt = _track_pass(path, retry, max_side=max_side, progress=progress)
+            best = alt if alt.found >= best.found + RETRY_GAIN else best
+    video, warnings = best.video, list(best.warnings)
+    if best is not first:
+        how = "on the frames flipped left to right" if best.settings.flip else "with its lite model"
+        warnings.append(
+            f"MediaPipe found the hand in {first.found:.0%} of the frames; tracked {how}, it found it in "
+            f"{best.found:.0%}."
+        )
+    t_arr = np.asarray(best.times, dtype=np.float64)
+    choice = choose_hand(t_arr, best.candidates, hand=choice_of)
     warnings += choice.warnings
-    series = _build_series(t_arr, candidates, choice, video, arms if pose else None)
+    series = _build_series(t_arr, best.candidates, choice, video, best.arms if pose else None)
     series = series.with_(
         meta={
             "tracker": "mediapipe-hands",
-            "model_complexity": model_complexity,
+            "model_complexity": best.settings.model_complexity,
+            "flipped": int(best.settings.flip),
             "max_side": int(max_side or 0),
-            "two_hands_in_view": int(tracker.two_hands_seen),
+            "two_hands_in_view": int(best.two_hands),
             "source": Path(path).name,
         }
     )
     if pose and series.forearm is not None:
         warnings += forearm_warnings(series)
     return video, series, warnings
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """How :func:`track_video` runs MediaPipe (see :class:`HandTracker`)."""
+
+    hand: HandChoice
+    model_complexity: int
+    mirrored: bool
+    pose: bool
+    backtrack_s: float
+    flip: bool = False
+
+
+@dataclass
+class _Pass:
+    """One pass of the tracker over a video: the candidate hands in every frame."""
+
+    settings: TrackerSettings
+    video: VideoInfo
+    warnings: list[str]
+    times: list[float]
+    candidates: list[list[HandDetection]]
+    arms: list[PoseArms | None]
+    two_hands: bool
+
+    @property
+    def found(self) -> float:
+        """Share of the frames with a hand in them."""
+        return sum(map(bool, self.candidates)) / max(1, len(self.candidates))
+
+
+def _track_pass(
+    path: str | os.PathLike[str], s: TrackerSettings, *, max_side: int | None, progress: Progress | None = None
+) -> _Pass:
+    info, frames = read_video(path, max_side=max_side)
+    times: list[float] = []
+    candidates: list[list[HandDetection]] = []
+    arms: list[PoseArms | None] = []
+    with (
+        frames,
+        HandTracker(
+            hand=s.hand, model_complexity=s.model_complexity, mirrored=s.mirrored, flip=s.flip, pose=s.pose
+        ) as tracker,
+    ):
+        missed: list[tuple[int, float, np.ndarray]] = []  # the latest frames without a hand (backtrack_s)
+        for t, rgb in frames:
+            dets = tracker.detect(rgb, t)
+            if not dets and s.backtrack_s > 0:
+                missed = [m for m in missed if m[1] >= t - s.backtrack_s] + [(len(times), t, rgb)]
+            elif missed:
+                for (i, _, _), back in zip(missed, tracker.track_back(rgb, [m[2] for m in missed]), strict=True):
+                    candidates[i] = back
+                missed = []
+            candidates.append(dets)
+            times.append(t)
+            if s.pose:
+                arms.append(tracker.last_pose)
+            if progress is not None:
+                progress(len(times), max(info.frames, len(times)))
+    return _Pass(s, frames.video_info(), list(frames.warnings), times, candidates, arms, tracker.two_hands_seen)
 
 
 def _build_series(
