@@ -373,10 +373,10 @@ class ThumbOpposition:
     # excursion must come back before a touch ends, so the thumb shifting on the fingers stays one touch.
     params = RepParams(min_prominence=0.25, rel_prominence=0.5, polarity=-1, min_duration_s=0.1)
     reach_threshold = 0.35
-    # MediaPipe puts the tips of a real touch up to 0.45 palm lengths apart in its worst views (a fingertip
-    # bent toward the camera); stopping further short than half a palm length is not a touch. The thumb
+    # MediaPipe puts the tips of a real touch up to 0.5 palm lengths apart in its worst views (a fingertip
+    # bent toward the camera, in the image and in depth); stopping further short than that is not a touch. The thumb
     # also covers most of its way to the fingertip (a touch: 60-100 % of it; bending across the palm: 50 %).
-    touch_threshold = 0.5
+    touch_threshold = 0.55
     approach = 0.4
     # The nearest fingertip, when the reach is blind.
     tip_params = RepParams(min_prominence=0.15, rel_prominence=0.3, polarity=-1, min_duration_s=0.1)

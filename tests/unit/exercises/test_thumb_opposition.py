@@ -88,6 +88,25 @@ def test_a_touch_the_image_misplaces_is_still_seen_in_depth():
     assert [r["finger"] for r in ThumbOpposition().analyze(drawn).reps] == list(FINGERS)
 
 
+@pytest.mark.parametrize(("gap", "touched"), [(0.5, True), (0.6, False)])
+def test_a_touch_is_within_0_55_palm_lengths(gap, touched):
+    """MediaPipe keeps the tips of a real touch up to half a palm length apart in its worst views."""
+    m = make_motion("thumb_opposition", HandShape(), np.random.default_rng(1), sequences=1)
+    s = series_from_poses(m.t, m.pose, view="palm")
+    little = m.reps[-1]
+    during = (s.t >= little["start_s"]) & (s.t <= little["end_s"])
+    tip = FINGERTIPS["little"]
+    world = s.world.copy()
+    away = world[0, tip] - world[0, 4]
+    away[2] = 0.0
+    palm = np.linalg.norm(world[0, 9] - world[0, 0])
+    d = np.linalg.norm(world[:, tip] - world[:, 4], axis=-1)
+    short = gap * palm * np.clip(1 - d / d[0], 0, 1)  # drawn short of the thumb, the closer the more
+    world[during, tip] += (short[:, None] * away / np.linalg.norm(away))[during]
+    fingers = [r["finger"] for r in ThumbOpposition().analyze(s.with_(world=world, image=_image(world))).reps]
+    assert fingers == (list(FINGERS) if touched else list(FINGERS[:3]))
+
+
 def _mirror(landmarks: np.ndarray) -> np.ndarray:
     """MediaPipe's mirror-image mistake: the finger labels run little -> index (the thumb stays)."""
     out = landmarks.copy()
