@@ -15,7 +15,8 @@ An excursion is a touch when
   (the image or the world distance fell to ``approach`` times its value with the hand open: MediaPipe
   draws a fingertip bent toward the camera short of the thumb in the image). Seen from the back, the
   thumb and the fingertip it touches are behind the hand and MediaPipe only guesses their landmarks:
-  the reach alone decides there.
+  the reach alone decides there, with a lower bar (a thumb hidden behind the middle fingertip is drawn
+  half a palm length off the fingers).
 
 A camera looking along the thumb sees it over the fingers even with the hand open; while the reach has
 not left the fingers for a few seconds it is blind, and a second rep machine on the nearest fingertip's
@@ -191,13 +192,15 @@ def closest_approach(
 
 
 class OppositionDetector:
-    """Two rep machines, the touch gates and the finger choice (see the module docstring).
+    """Three rep machines, the touch gates and the finger choice (see the module docstring).
 
     The reach's machine counts touches while the reach can show them: while the thumb has been more
     than ``reach_threshold + open_margin`` palm lengths off the fingers within the last ``blind_s``
     seconds. A camera looking along the thumb sees it over the fingers all the time; the reach is then
     blind and a second machine on the nearest fingertip's distance (``tip_params``, ``tip_threshold``)
-    counts instead.
+    counts instead. With the back of the hand toward the camera a third machine on the reach
+    (``back_params``, ``back_threshold``) counts: the thumb is hidden behind the fingers it touches, and
+    MediaPipe draws it short of them.
     """
 
     def __init__(
@@ -210,6 +213,8 @@ class OppositionDetector:
         hold_s: float,
         tip_params: RepParams,
         tip_threshold: float,
+        back_params: RepParams,
+        back_threshold: float,
         rest_s: float = 0.1,
         blind_s: float = 3.0,
         open_margin: float = 0.1,
@@ -220,12 +225,17 @@ class OppositionDetector:
         self.approach = approach
         self.hold_s = hold_s
         self.tip_threshold = tip_threshold
+        self.back_threshold = back_threshold
         self.rest_s = rest_s
         self.blind_s = blind_s
         self.open_margin = open_margin
-        self.counters = {"reach": RepCounter(params), "tip": RepCounter(tip_params)}
+        self.counters = {
+            "reach": RepCounter(params),
+            "tip": RepCounter(tip_params),
+            "back": RepCounter(back_params),
+        }
         self.t: list[float] = []
-        self.signal: dict[str, list[float]] = {"reach": [], "tip": []}
+        self.signal: dict[str, list[float]] = {"reach": [], "tip": [], "back": []}
         self.d: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.world: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.mirrored: list[bool] = []
@@ -242,6 +252,7 @@ class OppositionDetector:
         tip = _nanmin([*d, *w])
         self.signal["reach"].append(reach)
         self.signal["tip"].append(tip)
+        self.signal["back"].append(reach)
         for f, di, wi in zip(FINGERS, d, w, strict=True):
             self.d[f].append(di)
             self.world[f].append(wi)
@@ -250,8 +261,10 @@ class OppositionDetector:
         self.back.append(values.get("back", 0.0) > 0.5)
         blind = self._reach_blind(t, reach)
         found = None
+        back = self.back[-1]
         for name, x, threshold, use in (
-            ("reach", reach, self.reach_threshold, not blind),
+            ("reach", reach, self.reach_threshold, not blind and not back),
+            ("back", reach, self.back_threshold, not blind and back),
             ("tip", tip, self.tip_threshold, blind),
         ):
             ev = self.counters[name].update(t, x)
@@ -378,6 +391,11 @@ class ThumbOpposition:
     # also covers most of its way to the fingertip (a touch: 60-100 % of it; bending across the palm: 50 %).
     touch_threshold = 0.55
     approach = 0.4
+    # Seen from the back, a thumb touching the middle or ring fingertip is hidden behind the fingers:
+    # MediaPipe draws it 0.45-0.5 palm lengths off them (0.8 with the hand open), and between two such
+    # touches the reach comes back by only 0.34. The back view's own rep machine takes both.
+    back_params = replace(params, rel_prominence=0.3)
+    back_threshold = 0.55
     # The nearest fingertip, when the reach is blind.
     tip_params = RepParams(min_prominence=0.15, rel_prominence=0.3, polarity=-1, min_duration_s=0.1)
     tip_threshold = 0.3
@@ -415,6 +433,8 @@ class ThumbOpposition:
             hold_s=self.hold_s,
             tip_params=self.tip_params,
             tip_threshold=self.tip_threshold,
+            back_params=self.back_params,
+            back_threshold=self.back_threshold,
         )
 
     def live(self, *, handedness: str | None = None) -> ExerciseLive:

@@ -218,6 +218,16 @@ def test_from_the_back_the_reach_decides():
     assert palm == [] and [e["finger"] for e in back] == ["ring"]
 
 
+def test_from_the_back_a_touch_drawn_short_of_the_fingers_counts():
+    """A thumb hidden behind the middle fingertip it touches is drawn 0.48 off the fingers; it opens by 0.34."""
+    t = np.arange(0.0, 5.0, 1 / 30)
+    reach = 0.82 - bumps(t, [1.0, 2.2, 3.4], 0.8, np.array([0.7, 0.34, 0.34]))
+    tips = {f: np.full_like(t, 1.0 + 0.2 * k) for k, f in enumerate(FINGERS)}
+    tips["middle"] = tips["middle"] - bumps(t, [1.0, 2.2, 3.4], 0.8, 0.5)
+    back = run_detector(ThumbOpposition().detector(), t, _channels(t, reach, tips, back=1.0))
+    assert [e["finger"] for e in back] == ["middle"] * 3
+
+
 def test_when_the_thumb_never_leaves_the_fingers_the_fingertip_distance_counts():
     t = np.arange(0.0, 4.0, 1 / 30)
     reach = np.full_like(t, 0.1)  # a camera looking along the thumb: always over the fingers
