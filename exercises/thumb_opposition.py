@@ -12,8 +12,7 @@ An excursion is a touch when
 * with the palm toward the camera, the thumb tip came within ``touch_threshold`` palm lengths of that
   fingertip in the image or in MediaPipe's 3-D world landmarks (the smaller: each fails on its own, the
   image when the thumb lies over a finger, the world in depth), having covered most of its way there
-  (the image or the world distance fell to ``approach`` times its value with the hand open: MediaPipe
-  draws a fingertip bent toward the camera short of the thumb in the image). Seen from the back, the
+  (the image distance fell to ``approach`` times its value with the hand open). Seen from the back, the
   thumb and the fingertip it touches are behind the hand and MediaPipe only guesses their landmarks:
   the reach alone decides there, with a lower bar (a thumb hidden behind the middle fingertip is drawn
   half a palm length off the fingers).
@@ -305,21 +304,18 @@ class OppositionDetector:
             return None
         k, j = found
         finger = FINGERS[k]
-        world = np.asarray(self.world[finger][a : b + 1])
-        rest_world = _nanmedian(self.world[finger][r : a + 1])
-        if not self.back[b] and not self._close_enough(d[k], world, rest[k], rest_world):
+        if not self.back[b] and not self._close_enough(d[k], np.asarray(self.world[finger][a : b + 1]), rest[k]):
             return None
         i = a + j
         event = replace(ev, peak_i=i, peak_t=self.t[i], peak_value=float(d[k, j]))
         return {"event": event, "finger": finger, "start_i": a, "start_s": self.t[a]}
 
-    def _close_enough(self, image: np.ndarray, world: np.ndarray, rest: float, rest_world: float) -> bool:
-        """The tips came within ``touch_threshold`` and the thumb most of the way (image or world, each)."""
+    def _close_enough(self, image: np.ndarray, world: np.ndarray, rest: float) -> bool:
+        """The tips came within ``touch_threshold`` (image or world) and the thumb most of the way."""
         closest = _nanmin(np.fmin(image, world))
         if not closest <= self.touch_threshold:
             return False
-        ways = [_nanmin(x) / r for x, r in ((image, rest), (world, rest_world)) if math.isfinite(r) and r > 0]
-        return not ways or _nanmin(ways) <= self.approach
+        return not (math.isfinite(rest) and rest > 0) or _nanmin(image) / rest <= self.approach
 
     def finish(self) -> list[dict[str, Any]]:
         """Accepted touches in time order, each ending where its rep machine put the rest after it."""

@@ -67,27 +67,6 @@ def test_stopping_short_of_the_fingertips_is_not_a_touch():
     assert a.reps == [] and a.warnings
 
 
-def test_a_touch_the_image_misplaces_is_still_seen_in_depth():
-    """MediaPipe draws a fingertip bent toward the camera short of the thumb; its world landmarks have it touch."""
-    m = make_motion("thumb_opposition", HandShape(), np.random.default_rng(1), sequences=1)
-    s = series_from_poses(m.t, m.pose, view="palm")
-    index = m.reps[0]
-    during = (s.t >= index["start_s"]) & (s.t <= index["end_s"])
-    size = np.array([s.width, s.height], float)
-    px = image_pixels(s.image, s.width, s.height)
-    tip = FINGERTIPS["index"]
-    away = px[0, tip] - px[0, 4]  # from the thumb tip to the index tip, with the hand open
-    palm = np.linalg.norm(px[0, 9] - px[0, 0])
-    gap = np.linalg.norm(px[:, tip] - px[:, 4], axis=-1)
-    short = 0.5 * palm * np.clip(1 - gap / gap[0], 0, 1)  # up to half a palm short, the closer the more
-    image = s.image.copy()
-    image[during, tip, :2] += (short[:, None] * away / np.linalg.norm(away) / size)[during]
-    drawn = s.with_(image=image)
-    d = thumb_tip_image_distances(image_pixels(drawn.image, drawn.width, drawn.height))["index"]
-    assert np.nanmin(d[during]) / d[0] > 0.4  # in the image the thumb got less than 60 % of the way
-    assert [r["finger"] for r in ThumbOpposition().analyze(drawn).reps] == list(FINGERS)
-
-
 @pytest.mark.parametrize(("gap", "touched"), [(0.5, True), (0.6, False)])
 def test_a_touch_is_within_0_55_palm_lengths(gap, touched):
     """MediaPipe keeps the tips of a real touch up to half a palm length apart in its worst views."""
