@@ -717,9 +717,13 @@ def track_video(
             best = alt if alt.found >= best.found + RETRY_GAIN else best
     video, warnings = best.video, list(best.warnings)
     if best is not first:
-        how = "on the frames flipped left to right" if best.settings.flip else "with its lite model"
+        ways = []
+        if best.settings.model_complexity != model_complexity:
+            ways.append("with its lite model")
+        if best.settings.flip:
+            ways.append("on the frames flipped left to right")
         warnings.append(
-            f"MediaPipe found the hand in {first.found:.0%} of the frames; tracked {how}, it found it in "
+            f"MediaPipe found the hand in {first.found:.0%} of the frames; tracked {' '.join(ways)}, it found it in "
             f"{best.found:.0%}."
         )
     t_arr = np.asarray(best.times, dtype=np.float64)
