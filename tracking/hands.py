@@ -67,7 +67,7 @@ BACKTRACK_S = 2.0
 # is tracked again these ways in turn, until one finds it in RETRY_ENOUGH of them; a pass is kept over the best
 # before it when it finds the hand in RETRY_GAIN more of the frames.
 RETRY_TRACKERS = ((1, True), (0, False), (0, True))  # (model_complexity, flip)
-RETRY_BELOW = 0.8
+RETRY_BELOW = 0.9
 RETRY_ENOUGH = 0.9
 RETRY_GAIN = 0.1
 
