@@ -16,7 +16,8 @@ model answers it wrongly with the thumb toward the camera (it turns the palm tow
 the other side, and its angle then reads flexion as extension); the image landmarks' own depth answers
 it rightly. Against the neutral hold the angle is therefore also measured as the image rotation of the
 hand (:func:`image_flexion`), signed by the palm side of :func:`hold_palm_side`, and used in proportion
-to how edge-on the hand is, alone where the world model turns the palm the other way.
+to how edge-on the hand is, alone where the world model turns the palm the other way. From the little-finger
+side both depths can be wrong; there the fingers' resting curl toward the palm, seen in profile, decides.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from exercises.common import Channels, HandFrames, Reference, TwoSidedExercise
 from metrics.angles import apparent_rotation, compute_palm_frame, compute_wrist_angles
 from metrics.reps import RepParams
-from tracking.series import INDEX_MCP, MIDDLE_MCP, PINKY_MCP, WRIST
+from tracking.series import DIGIT_CHAINS, FINGERS, INDEX_MCP, MIDDLE_MCP, PINKY_MCP, THUMB_TIP, WRIST
 
 __all__ = ["PalmSide", "WristFlexion", "hold_palm_side", "image_flexion", "image_weight", "wrist_channels"]
 
@@ -40,6 +41,10 @@ _EDGE_ON = (0.5, 0.9)
 _DISAGREE = 0.5
 # Where the models turn the palm different ways, the hand is taken as at least half-way to edge-on (45 deg).
 _DISAGREE_EDGE_ON = float(np.sin(np.radians(45.0)))
+# The fingers' resting curl (palm lengths, see hold_palm_side) that decides the palm side, and the thumb's
+# image offset from the hand's axis (palm lengths) below which the thumb is behind the hand.
+_CURL = 0.05
+_THUMB_BEHIND = 0.5
 
 
 def wrist_channels(frames: HandFrames, *, handedness: str, reference: Reference | None) -> Channels:
@@ -113,14 +118,24 @@ class PalmSide:
         From the world landmarks.
     image : float
         From the image landmarks with their own depth (NaN without it).
+    curl : float
+        The fingers' resting curl in the image, toward the palm, seen from the little-finger side (NaN from
+        elsewhere); decides the side where it is at least :data:`_CURL` (see :func:`hold_palm_side`).
     """
 
     world: float
     image: float
+    curl: float = float("nan")
+
+    @property
+    def curl_decides(self) -> bool:
+        return bool(abs(self.curl) >= _CURL)
 
     @property
     def world_agrees(self) -> bool:
-        """The world model turns the palm the same way as the image model (or there is no image model)."""
+        """The world model turns the palm the same way as the image model and the curl (where there are any)."""
+        if self.curl_decides and np.sign(self.world) != np.sign(self.curl):
+            return False
         if not np.isfinite(self.image):
             return True
         return bool(np.sign(self.world) == np.sign(self.image) and abs(self.world - self.image) <= _DISAGREE)
@@ -139,8 +154,13 @@ class PalmSide:
 
     @property
     def value(self) -> float:
-        """Signed palm side: the image model's side (the world model's without it), :attr:`magnitude` long."""
+        """Signed palm side, :attr:`magnitude` long.
+
+        The curl's side where it decides, else the image model's (the world model's without it).
+        """
         side = self.image if np.isfinite(self.image) and self.image != 0.0 else self.world
+        if self.curl_decides:
+            side = self.curl
         return float(np.sign(side)) * self.magnitude
 
 
@@ -149,14 +169,27 @@ def hold_palm_side(reference: Reference, *, handedness: str) -> PalmSide | None:
 
     The world model's is the reference's palm normal; the image model's is the palm normal of the median
     image landmarks of the hold (pixels) with MediaPipe's image depth (pixels) as the third coordinate.
+
+    Seen from the little-finger side both can put the palm on the wrong side of the hand's outline (on 7 of
+    62 rendered clips, where flexion then read as extension). From that side the thumb is behind the hand,
+    within :data:`_THUMB_BEHIND` palm lengths of its axis in the image, and the four fingers are seen in
+    profile, their resting curl toward the palm: the mean image offset of their PIP, DIP and tip from
+    their MCP, across the hand's axis in palm lengths, is the ``curl`` (0.05-0.2 on those clips, on the
+    palm's side wherever the depth was right). From the thumb side the fingers hide each other and their
+    offsets are their spread, not their curl; and a hand that was not held still shows no resting curl.
     """
     if reference.image is None:
         return None
-    d0 = reference.image[MIDDLE_MCP] - reference.image[WRIST]
+    hold = reference.image
+    d0 = hold[MIDDLE_MCP] - hold[WRIST]
     length = float(np.linalg.norm(d0))
     if not np.isfinite(length) or length <= 0.0:
         return None
     across = np.array([-d0[1], d0[0]]) / length
+    curl = np.nan
+    if reference.still and abs(float((hold[THUMB_TIP] - hold[WRIST]) @ across)) < _THUMB_BEHIND * length:
+        offsets = [(hold[j] - hold[DIGIT_CHAINS[f][1]]) @ across for f in FINGERS for j in DIGIT_CHAINS[f][2:]]
+        curl = float(np.mean(offsets)) / length
     world = float(reference.palm_normal[:2] @ across)
     image = np.nan
     if reference.depth is not None:
@@ -165,7 +198,7 @@ def hold_palm_side(reference: Reference, *, handedness: str) -> PalmSide | None:
         image = float(normal[:2] @ across)
     if not np.isfinite(world):
         return None
-    return PalmSide(world=world, image=image)
+    return PalmSide(world=world, image=image, curl=curl)
 
 
 def image_weight(side: PalmSide) -> float:

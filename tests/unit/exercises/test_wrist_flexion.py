@@ -168,10 +168,34 @@ def test_hold_palm_side_from_both_depths(t, side):
     mirrored = hold_palm_side(ref_rev, handedness=side)
     assert mirrored is not None and not mirrored.world_agrees and image_weight(mirrored) == 1.0
     assert mirrored.world == pytest.approx(-palm.world, abs=1e-6) and mirrored.value == pytest.approx(palm.image)
-    # without the image depth only the world model's side is known
+    # without the image depth the fingers' resting curl still shows the palm side (the thumb is behind the hand)
     alone = hold_palm_side(replace(ref_rev, depth=None), handedness=side)
-    assert alone is not None and np.isnan(alone.image) and alone.world_agrees
-    assert alone.value == pytest.approx(mirrored.world)
+    assert alone is not None and np.isnan(alone.image) and alone.curl_decides and not alone.world_agrees
+    assert alone.value == pytest.approx(palm.world)
+    # a hand that was not held still shows no resting curl: only the world model's side is known then
+    moving = hold_palm_side(replace(ref_rev, depth=None, still=False), handedness=side)
+    assert moving is not None and np.isnan(moving.curl) and moving.world_agrees
+    assert moving.value == pytest.approx(mirrored.world)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_from_the_little_finger_side_the_resting_curl_shows_the_palm_side(t, side):
+    # Both of MediaPipe's depths put the palm on the wrong side of the hand's outline: flexion would read as
+    # extension. From the little-finger side the fingers' resting curl toward the palm is seen in profile.
+    ulnar = series_from_poses(t, poses(t, wrist_flex=flexion), side=side, view="palm", yaw=60.0)
+    wrong = ulnar.with_(world=ulnar.world * [1.0, 1.0, -1.0], image=ulnar.image * [1.0, 1.0, -1.0])
+    a = WristFlexion().analyze(wrong)
+    np.testing.assert_allclose([r["flexion_deg"] for r in a.reps], FLEX, atol=2.0)
+    np.testing.assert_allclose([r["extension_deg"] for r in a.reps], EXT, atol=2.0)
+    assert_live_matches(WristFlexion(), wrong, a)
+    # From the thumb side the fingers hide each other and the thumb is beside the hand: the curl says nothing.
+    radial = series_from_poses(t[:40], poses(t[:40]), side=side, view="palm", yaw=-60.0)
+    ref = estimate_reference(
+        radial.t, series_frames(radial), handedness=side, present=radial.present, reference_s=WristFlexion.reference_s
+    )
+    assert ref is not None
+    palm = hold_palm_side(ref, handedness=side)
+    assert palm is not None and np.isnan(palm.curl)
 
 
 def test_palm_side_where_the_models_disagree():
