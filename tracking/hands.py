@@ -64,11 +64,10 @@ ELBOW_VISIBILITY = 0.6
 BACKTRACK_S = 2.0
 # MediaPipe's full palm detector misses some hands that it finds on the frame flipped left to right, or that
 # the lite model's palm detector finds. A video where the hand was found in fewer than RETRY_BELOW of the frames
-# is tracked again these ways in turn, until one finds it in RETRY_ENOUGH of them; a pass is kept over the best
-# before it when it finds the hand in RETRY_GAIN more of the frames.
+# is tracked again these ways in turn, until a pass finds it in RETRY_BELOW of them; a pass is kept over the
+# best before it when it finds the hand in RETRY_GAIN more of the frames.
 RETRY_TRACKERS = ((1, True), (0, False), (0, True))  # (model_complexity, flip)
 RETRY_BELOW = 0.9
-RETRY_ENOUGH = 0.9
 RETRY_GAIN = 0.1
 
 
@@ -708,8 +707,8 @@ def track_video(
     choice_of: HandChoice = hand  # type: ignore[assignment]  # checked just above
     settings = TrackerSettings(choice_of, model_complexity, mirrored, pose, backtrack_s)
     first = best = _track_pass(path, settings, max_side=max_side, progress=progress)
-    for complexity, flip in RETRY_TRACKERS if first.found < RETRY_BELOW else ():
-        if best.found >= RETRY_ENOUGH:
+    for complexity, flip in RETRY_TRACKERS:
+        if best.found >= RETRY_BELOW:
             break
         if (complexity, flip) != (model_complexity, False):
             retry = replace(settings, model_complexity=complexity, flip=flip)

@@ -2,7 +2,8 @@
 
 Two held-out clips on a striped background (seeds 7 and 8): MediaPipe's full model finds no hand in any frame;
 on the frames flipped left to right (a thumb flexed from below) or with the lite model (fingers lifted, seen
-steeply from the little-finger side) it finds the hand in all of them.
+steeply from the little-finger side; on some renders the flipped frames find it too) it finds the hand in
+all of them.
 """
 
 from __future__ import annotations
@@ -66,14 +67,8 @@ LITE = ClipSpec(
 )
 
 
-@pytest.mark.parametrize(
-    ("spec", "model_complexity", "flipped", "how"),
-    [(FLIPPED, 1, 1, "flipped left to right"), (LITE, 0, 0, "lite model")],
-    ids=["flipped", "lite"],
-)
-def test_a_hand_the_full_palm_detector_never_finds_is_tracked_another_way(
-    tmp_path, monkeypatch, spec, model_complexity, flipped, how
-):
+@pytest.mark.parametrize("spec", [FLIPPED, LITE], ids=["flipped", "lite"])
+def test_a_hand_the_full_palm_detector_never_finds_is_tracked_another_way(tmp_path, monkeypatch, spec):
     clip = render_cached(spec, tmp_path / f"{spec.exercise}.mp4")
     truth = json.loads(truth_path(clip).read_text())
     with monkeypatch.context() as m:
@@ -82,8 +77,11 @@ def test_a_hand_the_full_palm_detector_never_finds_is_tracked_another_way(
     assert once.present.mean() < 0.1
     video, series, warnings = track_video(clip)
     assert series.present.mean() > 0.9
-    assert (series.meta["model_complexity"], series.meta["flipped"]) == (model_complexity, flipped)
-    assert any(how in w for w in warnings)
+    # Which other way finds it can change with the encoder's last bits; the result names the one kept.
+    lite, flipped = series.meta["model_complexity"] == 0, series.meta["flipped"] == 1
+    assert lite or flipped
+    (retried,) = [w for w in warnings if w.startswith("MediaPipe found the hand in") and "tracked" in w]
+    assert ("lite model" in retried) == lite and ("flipped left to right" in retried) == flipped
     assert series.handedness == spec.side  # landmarks and handedness are turned back for the flipped frames
     result = score_tracked(series, video, spec.exercise, warnings=warnings).result
     assert result.rep_count == truth["rep_count"]
