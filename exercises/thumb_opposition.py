@@ -234,7 +234,8 @@ class OppositionDetector:
             "back": RepCounter(back_params),
         }
         self.t: list[float] = []
-        self.signal: dict[str, list[float]] = {"reach": [], "tip": [], "back": []}
+        reach: list[float] = []
+        self.signal: dict[str, list[float]] = {"reach": reach, "tip": [], "back": reach}  # per rep machine
         self.d: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.world: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.mirrored: list[bool] = []
@@ -251,7 +252,6 @@ class OppositionDetector:
         tip = _nanmin([*d, *w])
         self.signal["reach"].append(reach)
         self.signal["tip"].append(tip)
-        self.signal["back"].append(reach)
         for f, di, wi in zip(FINGERS, d, w, strict=True):
             self.d[f].append(di)
             self.world[f].append(wi)
