@@ -705,13 +705,14 @@ def track_video(
     if hand not in ("auto", "left", "right"):
         raise ValueError(f"hand must be 'auto', 'left' or 'right', not {hand!r}")
     choice_of: HandChoice = hand  # type: ignore[assignment]  # checked just above
-    settings = TrackerSettings(choice_of, model_complexity, mirrored, pose, backtrack_s)
+    settings = _PassSettings(choice_of, model_complexity, mirrored, pose, backtrack_s)
     first = best = _track_pass(path, settings, max_side=max_side, progress=progress)
     for complexity, flip in RETRY_TRACKERS:
         if best.found >= RETRY_BELOW:
             break
         if (complexity, flip) != (model_complexity, False):
-            retry = replace(settings, model_complexity=complexity, flip=flip)
+            # The same frames: Pose, which does not depend on the hand tracker, is not run again.
+            retry = replace(settings, model_complexity=complexity, flip=flip, pose=False)
             alt = _track_pass(path, retry, max_side=max_side, progress=progress)
             best = alt if alt.found >= best.found + RETRY_GAIN else best
     video, warnings = best.video, list(best.warnings)
@@ -728,7 +729,7 @@ def track_video(
     t_arr = np.asarray(best.times, dtype=np.float64)
     choice = choose_hand(t_arr, best.candidates, hand=choice_of)
     warnings += choice.warnings
-    series = _build_series(t_arr, best.candidates, choice, video, best.arms if pose else None)
+    series = _build_series(t_arr, best.candidates, choice, video, first.arms if pose else None)
     series = series.with_(
         meta={
             "tracker": "mediapipe-hands",
@@ -745,7 +746,7 @@ def track_video(
 
 
 @dataclass(frozen=True)
-class TrackerSettings:
+class _PassSettings:
     """How :func:`track_video` runs MediaPipe (see :class:`HandTracker`)."""
 
     hand: HandChoice
@@ -760,7 +761,7 @@ class TrackerSettings:
 class _Pass:
     """One pass of the tracker over a video: the candidate hands in every frame."""
 
-    settings: TrackerSettings
+    settings: _PassSettings
     video: VideoInfo
     warnings: list[str]
     times: list[float]
@@ -775,7 +776,7 @@ class _Pass:
 
 
 def _track_pass(
-    path: str | os.PathLike[str], s: TrackerSettings, *, max_side: int | None, progress: Progress | None = None
+    path: str | os.PathLike[str], s: _PassSettings, *, max_side: int | None, progress: Progress | None = None
 ) -> _Pass:
     info, frames = read_video(path, max_side=max_side)
     times: list[float] = []
