@@ -6,11 +6,15 @@ signal with :class:`metrics.tapping.TapSignal` and count taps on its causal medi
 :data:`metrics.tapping.TAP_PARAMS`, so both find the same taps on the same frames. Offline analysis then
 measures each tap and the session (:mod:`metrics.tapping`) on the signal itself, the image signal rescaled
 once per session to the size MediaPipe's world landmarks give the openings
-(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``). Where thumb and index
-are never seen to touch, MediaPipe redraws the hidden index in every frame (:func:`metrics.tapping.redrawn_index`)
-and the offline analysis counts on the rhythm of the whole session, which a frame-by-frame counter cannot
-know; where the frame-by-frame count is well above that rhythm, the result asks for a check
-(:func:`metrics.tapping.rhythm_mismatch`). Both say so in the result.
+(:func:`metrics.tapping.opening_scale`, reported as ``metrics.amplitude_scale``).
+
+Where thumb and index are never seen to touch, MediaPipe redraws the hidden index in every frame, and the offline
+analysis counts and measures the taps on the thumb's distance to the middle finger
+(:data:`metrics.tapping.HIDDEN_INDEX_POINTS`) at that distance's own depth, which a frame-by-frame counter cannot
+know. Where the frame-by-frame count is well above the rhythm of the whole session
+(:func:`metrics.tapping.rhythm_mismatch`), the index was partly hidden or the taps came in bursts: if the thumb's
+distance to the middle finger counts what the rhythm counts, that is the count; otherwise the result asks for a
+check. Both say so in the result.
 """
 
 from __future__ import annotations
@@ -27,23 +31,28 @@ from exercises.base import Analysis, FrameLandmarks, LiveState, Signal
 from metrics.reps import RepCounter, RepEvent, find_reps
 from metrics.tapping import (
     DEFAULT_SPACE,
+    STILL_DEPTH,
     TAP_PARAMS,
     DenseMedian,
     Space,
     TapSignal,
     compute_tap_signal,
+    contact_unseen,
     count_signal,
+    depth_params,
+    hidden_index_signal,
     measure_taps,
     opening_scale,
     parabola_min,
-    redrawn_index,
+    rhythm_count,
     rhythm_mismatch,
-    rhythm_params,
+    signal_depth,
     tapping_metrics,
 )
 from tracking.series import LandmarkSeries
 
 SIGNAL_NAME = "thumb_index_distance"
+HIDDEN_SIGNAL_NAME = "thumb_ip_middle_dip_distance"  # counted on where the index is hidden
 UNIT = "norm"
 
 
@@ -124,14 +133,28 @@ class FingerTapping:
         t = np.asarray(series.t, float)
         x = compute_tap_signal(series, space=self.space)
         events = find_reps(t, count_signal(t, x), TAP_PARAMS)
-        rhythm_hz, mismatch = None, None
-        # Whether the index was seen touching is judged on every dip (the median of three lifts the closest).
-        redrawn = redrawn_index(t, x, find_reps(t, x, TAP_PARAMS))
-        if redrawn is not None:  # a hidden index jumps from frame to frame: count its rhythm
-            x, rhythm_hz = redrawn
-            events = find_reps(t, x, rhythm_params(x))
+        # Where thumb and index are never seen to touch (judged on every dip: the median of three lifts the
+        # closest), MediaPipe redraws the hidden index in every frame: count and measure the thumb instead.
+        unseen = contact_unseen(find_reps(t, x, TAP_PARAMS))
+        thumb = self._thumb_taps(series) if unseen else None
+        hidden = thumb is not None
+        notes: list[str] = []
+        if thumb is not None:
+            x, events = thumb
         elif reps is None:  # compared on the image signal the counts come from, before any rescaling
-            mismatch = rhythm_mismatch(t, x, len(events))
+            rhythm, hz = rhythm_count(t, x)
+            mismatch = rhythm_mismatch(len(events), rhythm, hz)
+            thumb = self._thumb_taps(series) if mismatch else None
+            if thumb is not None and len(thumb[1]) == rhythm:  # the extra dips were redraws of a partly hidden index
+                notes.append(
+                    f"{len(events)} dips of the thumb-index distance were counted frame by frame (as the live counter "
+                    "counts them), but the rhythm of the movement and the thumb's distance to the middle finger both "
+                    f"show {rhythm} taps: the index finger was partly hidden and MediaPipe redrew it in some frames. "
+                    f"The count is {rhythm}."
+                )
+                events = thumb[1]
+            elif mismatch:
+                notes.append(mismatch)
         if reps is None:
             windows = [(e.start_t, e.end_t) for e in events]
         else:
@@ -144,12 +167,13 @@ class FingerTapping:
         scale = 1.0
         if self.space == "image":
             # The image signal times the taps; MediaPipe's world landmarks size them (metrics.tapping, Scale).
-            factor = opening_scale(t, x, compute_tap_signal(series, space="world"), taps)
+            world = hidden_index_signal if hidden else compute_tap_signal
+            factor = opening_scale(t, x, world(series, space="world"), taps)
             if math.isfinite(factor) and factor > 0:
                 scale, x = factor, factor * x
                 taps = measure_taps(t, x, windows, trim_rest=trim)
-        metrics, warnings = tapping_metrics(t, x, taps, rhythm_hz=rhythm_hz)
-        warnings += [mismatch] if mismatch else []
+        metrics, warnings = tapping_metrics(t, x, taps, hidden_index=hidden)
+        warnings += notes
         metrics["amplitude_scale"] = scale
         if reps is not None and len(taps) < len(windows):
             k = len(windows) - len(taps)
@@ -159,8 +183,19 @@ class FingerTapping:
             reps=taps,
             metrics=metrics,
             warnings=warnings,
-            signals=[Signal(SIGNAL_NAME, UNIT, t, x)],
+            signals=[Signal(HIDDEN_SIGNAL_NAME if hidden else SIGNAL_NAME, UNIT, t, x)],
         )
+
+    def _thumb_taps(self, series: LandmarkSeries) -> tuple[np.ndarray, list[RepEvent]] | None:
+        """The distance :data:`metrics.tapping.HIDDEN_INDEX_POINTS` and the taps counted on it at its own depth.
+
+        None where that distance did not move with the taps (:data:`metrics.tapping.STILL_DEPTH`).
+        """
+        t = np.asarray(series.t, float)
+        y = hidden_index_signal(series, space=self.space)
+        if signal_depth(y) < STILL_DEPTH:
+            return None
+        return y, find_reps(t, count_signal(t, y), depth_params(y))
 
     def live(self) -> FingerTappingLive:
         """A fresh live detector with the thresholds of :meth:`analyze`."""

@@ -7,7 +7,7 @@ from synthetic_tapping import TapScript, frame_times, frames_of, script_series, 
 from exercises.finger_tapping import FingerTapping
 from exercises.registry import get_exercise
 from sessions.result import SessionResult
-from tracking.series import INDEX_TIP, THUMB_TIP
+from tracking.series import INDEX_TIP, THUMB_IP, THUMB_TIP, LandmarkSeries
 from tracking.video import VideoInfo
 
 EX = FingerTapping()
@@ -250,3 +250,75 @@ def test_frame_to_frame_jitter_and_a_misdrawn_frame_are_not_taps(fps):
     states = [live.update(f) for f in frames_of(s)]
     assert len(offline.reps) == states[-1].rep_count == 10
     assert np.abs(peaks(offline) - script.contacts()).max() < 1.0 / fps
+
+
+def thumb_and_index(
+    script: TapScript, fps: float, *, index_opening: np.ndarray | None = None, thumb_bends: bool = True
+) -> LandmarkSeries:
+    """Taps whose index tip MediaPipe draws at ``index_opening`` (the opening it would give with a thumb at the
+    contact) while the thumb follows the ``script``; its IP joint bends with its tip, toward the middle finger."""
+    t = frame_times(script.duration, fps)
+    s = synthetic_tapping_series(t, script.opening(t), image_noise_px=0.5)
+    image, world = s.image.copy(), s.world.copy()
+    if thumb_bends:
+        image[:, THUMB_IP] = image[:, THUMB_TIP] + [0.01, 0.03, 0.0]
+        world[:, THUMB_IP] = world[:, THUMB_TIP] + [0.0066, 0.0144, 0.0]
+    if index_opening is not None:
+        drawn = synthetic_tapping_series(t, index_opening, image_noise_px=0.5, seed=1)
+        image[:, INDEX_TIP], world[:, INDEX_TIP] = drawn.image[:, INDEX_TIP], drawn.world[:, INDEX_TIP]
+    return s.with_(image=image, world=world)
+
+
+@pytest.mark.parametrize(("n", "rate", "fps"), [(10, 2.0, 30), (12, 3.5, 24)])
+def test_a_hidden_index_is_counted_on_the_thumb_and_middle_finger(n, rate, fps):
+    # Seen from the little-finger side, MediaPipe redraws the hidden index anywhere between half open and open
+    # in every frame: the thumb-index distance never closes, and every redraw is a dip.
+    script = TapScript.regular(n, rate)
+    t = frame_times(script.duration, fps)
+    redrawn = np.random.default_rng(n).uniform(0.6, 1.2, len(t))
+    s = thumb_and_index(script, fps, index_opening=redrawn)
+    a = EX.analyze(s)
+    assert len(a.reps) == n
+    assert np.abs(peaks(a) - script.contacts()).max() < 1.0 / fps
+    assert a.signals[0].name == "thumb_ip_middle_dip_distance"
+    assert any(w.startswith("The index finger was hidden") for w in a.warnings)
+    assert not any("never seen to touch" in w for w in a.warnings)
+    # The frame-by-frame counter, which cannot know that the touch is never seen, counts redraws.
+    live = EX.live()
+    assert [live.update(f) for f in frames_of(s)][-1].rep_count != n
+    # A therapist's corrected taps are measured on the same signal.
+    windows = [(r["start_s"], r["end_s"]) for r in a.reps]
+    assert len(EX.analyze(s, reps=windows[:-1]).reps) == n - 1
+
+
+def partly_hidden(script: TapScript, fps: float) -> np.ndarray:
+    """The index drawn open for a moment in the middle of every contact: each tap seen as two dips."""
+    t = frame_times(script.duration, fps)
+    return script.opening(t) + sum(1.6 * np.exp(-(((t - c) / 0.04) ** 2)) for c in script.contacts())
+
+
+@pytest.mark.parametrize(("rate", "fps"), [(1.0, 30), (1.5, 24)])
+def test_a_partly_hidden_index_is_recounted_where_thumb_and_rhythm_agree(rate, fps):
+    script = TapScript.regular(8, rate)
+    s = thumb_and_index(script, fps, index_opening=partly_hidden(script, fps))
+    a = EX.analyze(s)
+    live = EX.live()
+    frame_by_frame = [live.update(f) for f in frames_of(s)][-1].rep_count
+    assert frame_by_frame == 16 and len(a.reps) == 8
+    assert a.signals[0].name == "thumb_index_distance"  # measured on the opening: the index is seen at the openings
+    assert a.metrics["amplitude_mean"] == pytest.approx(1.0, abs=0.05)
+    (note,) = [w for w in a.warnings if "partly hidden" in w]
+    assert note.startswith("16 dips") and note.endswith("The count is 8.")
+    # Where the thumb does not move with the taps, nothing confirms the rhythm: the count stands, flagged.
+    still = EX.analyze(thumb_and_index(script, fps, index_opening=partly_hidden(script, fps), thumb_bends=False))
+    assert len(still.reps) == 16
+    assert any(w.startswith("16 taps were counted frame by frame, but the rhythm") for w in still.warnings)
+
+
+def test_taps_that_never_close_with_a_still_thumb_are_counted_frame_by_frame():
+    # The thumb's distance to the middle finger does not move (only the tips do): nothing to count it on, and
+    # thresholds scaled to no depth would count jitter. The taps are counted as seen, with a warning.
+    script = TapScript.regular(8, 2.0, contact=0.6)
+    a = EX.analyze(thumb_and_index(script, 30, thumb_bends=False))
+    assert len(a.reps) == 8 and a.signals[0].name == "thumb_index_distance"
+    assert any("never seen to touch" in w for w in a.warnings)

@@ -51,3 +51,24 @@ def test_ip_read_hyperextended_on_the_way_does_not_split_a_bend():
     a = ThumbFlexion().analyze(series_from_poses(t, p, view="palm"))
     assert len(a.reps) == 3
     assert a.metrics["rom"]["thumb_ip_flex"]["min_deg"] < -15  # the hyperextension itself is still reported
+
+
+def test_a_held_bend_read_straighter_for_a_moment_is_one_bend():
+    # Rendered on stripes, MediaPipe read a held thumb 15-25 deg straighter for a few frames mid-hold.
+    t = np.arange(0, 7, 1 / 30)
+    base = rest_pose()
+    base[ANGLE_INDEX["thumb_mcp_flex"]] = 5.0
+    base[ANGLE_INDEX["thumb_ip_flex"]] = 5.0
+    c = [1.5, 3.5, 5.5]
+    held = [x + d for x in c for d in (-0.3, 0.0, 0.3)]  # a plateau from three overlapping bumps
+    dips = c[1:]  # 26 of the 75 deg of a bend, mid-hold: more than 30 % of the bends before it
+    p = poses(
+        t,
+        base,
+        thumb_mcp_flex=lambda tt: bumps(tt, held, 0.9, 25.0) - bumps(tt, dips, 0.25, 16.0),
+        thumb_ip_flex=lambda tt: bumps(tt, held, 0.9, 25.0) - bumps(tt, dips, 0.25, 13.0),
+    )
+    s = series_from_poses(t, p, view="palm")
+    a = ThumbFlexion().analyze(s)
+    assert len(a.reps) == 3
+    assert_live_matches(ThumbFlexion(), s, a)

@@ -8,13 +8,14 @@ from metrics.tapping import (
     TAP_PARAMS,
     TapSignal,
     contact_unseen,
+    count_signal,
+    depth_params,
     find_pauses,
     interval_speeds,
     measure_taps,
     opening_scale,
-    redrawn_index,
+    rhythm_count,
     rhythm_mismatch,
-    rhythm_params,
     rhythm_signal,
     tapping_frequency,
     tapping_metrics,
@@ -194,7 +195,7 @@ def test_tapping_frequency_from_the_rhythm(hz, fps):
     assert math.isnan(tapping_frequency(t, np.full_like(t, 0.8)))
 
 
-def test_a_redrawn_index_is_counted_on_its_rhythm():
+def test_the_rhythm_of_a_signal_with_spurious_dips():
     t = np.arange(0.0, 5.5, 1 / 30)
     truth = taps_at(t, 2.0)
     rng = np.random.default_rng(3)
@@ -205,18 +206,17 @@ def test_a_redrawn_index_is_counted_on_its_rhythm():
     smooth, hz = rhythm_signal(t, noisy)
     assert hz == pytest.approx(2.0, rel=0.1)
     assert len(find_reps(t, smooth, TAP_PARAMS)) == 10
+    count, hz = rhythm_count(t, noisy)
+    assert count == 10 and hz == pytest.approx(2.0, rel=0.1)
     same, none = rhythm_signal(t, np.full_like(t, 0.8))
     assert math.isnan(none) and np.array_equal(same, np.full_like(t, 0.8))
-    # A seen index is counted frame by frame (live and offline agree).
-    assert redrawn_index(t, truth, find_reps(t, truth, TAP_PARAMS)) is None
-    found = redrawn_index(t, noisy, find_reps(t, noisy, TAP_PARAMS))
-    assert found is not None and len(find_reps(t, found[0], TAP_PARAMS)) == 10
+    assert rhythm_count(t, np.full_like(t, 0.8))[0] == 0
 
 
-def test_a_count_well_above_the_rhythm_is_flagged_not_changed():
+def test_a_count_well_above_the_rhythm_is_flagged():
     t = np.arange(0.0, 5.5, 1 / 30)
     truth = taps_at(t, 2.0)
-    assert rhythm_mismatch(t, truth, len(find_reps(t, truth, TAP_PARAMS))) is None
+    assert rhythm_mismatch(len(find_reps(t, truth, TAP_PARAMS)), *rhythm_count(t, truth)) is None
     # Seen touching in most frames, but flicked open in one frame of every closure: two dips per tap.
     closed = truth < 0.15
     flick = closed & ~np.roll(closed, 1) & ~np.roll(closed, -1)
@@ -224,22 +224,19 @@ def test_a_count_well_above_the_rhythm_is_flagged_not_changed():
     partly = np.where(flick, 0.9, truth)
     dips = find_reps(t, partly, TAP_PARAMS)
     n = len(dips)
-    assert n >= 12 and not contact_unseen(dips) and redrawn_index(t, partly, dips) is None
-    warning = rhythm_mismatch(t, partly, n)
+    assert n >= 12 and not contact_unseen(dips)
+    warning = rhythm_mismatch(n, *rhythm_count(t, partly))
     assert warning is not None and f"{n} taps were counted" in warning and "shows 10" in warning
+    assert rhythm_mismatch(11, 10, 2.0) is None and rhythm_mismatch(3, 1, 0.5) is None
 
 
-def test_a_faint_rhythm_of_a_hidden_index_is_counted_at_its_own_depth():
-    # Rendered (little-finger side): the redrawn index keeps the distance at 0.82-0.94 palm lengths, and the
-    # taps show only as a rhythm 0.12 deep, which the thresholds of a seen contact miss.
+def test_a_shallow_signal_is_counted_at_its_own_depth():
+    # Rendered (little-finger side): the thumb's distance to the middle finger moves by 0.11-0.65 palm lengths
+    # with the taps, which the thresholds of a seen contact miss where it is shallow.
     t = np.arange(0.0, 5.5, 1 / 30)
     rng = np.random.default_rng(4)
-    faint = 0.82 + 0.12 * (taps_at(t, 2.5, n=11) - 0.02) / 0.88 + rng.normal(0, 0.02, len(t))
-    redrawn = redrawn_index(t, faint, find_reps(t, faint, TAP_PARAMS))
-    assert redrawn is not None
-    smooth, hz = redrawn
-    assert hz == pytest.approx(2.5, rel=0.1)
-    assert len(find_reps(t, smooth, TAP_PARAMS)) < 11
-    assert len(find_reps(t, smooth, rhythm_params(smooth))) == 11
-    # A deep rhythm keeps the thresholds of a seen contact.
-    assert rhythm_params(taps_at(t, 2.5)) == TAP_PARAMS
+    faint = 0.82 + 0.1 * (taps_at(t, 2.5, n=11) - 0.02) / 0.88 + rng.normal(0, 0.01, len(t))
+    assert len(find_reps(t, count_signal(t, faint), TAP_PARAMS)) < 11
+    assert len(find_reps(t, count_signal(t, faint), depth_params(faint))) == 11
+    # A deep signal keeps the thresholds of a seen contact.
+    assert depth_params(taps_at(t, 2.5)) == TAP_PARAMS
