@@ -175,6 +175,7 @@ class FingerTapping:
         metrics, warnings = tapping_metrics(t, x, taps, hidden_index=hidden)
         warnings += notes
         metrics["amplitude_scale"] = scale
+        metrics["index_hidden"] = hidden  # counted on the thumb's distance to the middle finger
         if reps is not None and len(taps) < len(windows):
             k = len(windows) - len(taps)
             warnings.append(f"{k} of the given taps had no tracked frames and {'was' if k == 1 else 'were'} left out.")

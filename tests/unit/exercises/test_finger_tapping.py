@@ -280,7 +280,7 @@ def test_a_hidden_index_is_counted_on_the_thumb_and_middle_finger(n, rate, fps):
     a = EX.analyze(s)
     assert len(a.reps) == n
     assert np.abs(peaks(a) - script.contacts()).max() < 1.0 / fps
-    assert a.signals[0].name == "thumb_ip_middle_dip_distance"
+    assert a.signals[0].name == "thumb_ip_middle_dip_distance" and a.metrics["index_hidden"] is True
     assert any(w.startswith("The index finger was hidden") for w in a.warnings)
     assert not any("never seen to touch" in w for w in a.warnings)
     # The frame-by-frame counter, which cannot know that the touch is never seen, counts redraws.
@@ -320,5 +320,5 @@ def test_taps_that_never_close_with_a_still_thumb_are_counted_frame_by_frame():
     # thresholds scaled to no depth would count jitter. The taps are counted as seen, with a warning.
     script = TapScript.regular(8, 2.0, contact=0.6)
     a = EX.analyze(thumb_and_index(script, 30, thumb_bends=False))
-    assert len(a.reps) == 8 and a.signals[0].name == "thumb_index_distance"
+    assert len(a.reps) == 8 and a.signals[0].name == "thumb_index_distance" and a.metrics["index_hidden"] is False
     assert any("never seen to touch" in w for w in a.warnings)
