@@ -33,6 +33,7 @@ from metrics.tapping import (
     DEFAULT_SPACE,
     STILL_DEPTH,
     TAP_PARAMS,
+    UNSEEN_CONTACT,
     DenseMedian,
     Space,
     TapSignal,
@@ -66,6 +67,7 @@ class FingerTappingLive:
     _recent: deque[tuple[float, float]] = field(init=False)  # (t, signal) of the last tracked frames
     _counter: RepCounter = field(init=False)
     _last: dict[str, Any] | None = field(default=None, init=False)
+    _closest: list[float] = field(default_factory=list, init=False)  # contact distance of every tap so far
 
     def __post_init__(self) -> None:
         self._signal = TapSignal(space=self.space)
@@ -93,6 +95,7 @@ class FingerTappingLive:
         event = self._counter.update(frame.t, self._median.update(frame.t, x))
         if event is not None:
             contact_t, closest = self._contact(event)
+            self._closest.append(closest)
             self._last = {
                 "start_s": event.start_t,
                 "peak_s": contact_t,
@@ -104,6 +107,10 @@ class FingerTappingLive:
             prompt = "Move your hand into view"
         elif self._counter.count == 0:
             prompt = "Tap your thumb and index finger together, as fast and as wide as you can"
+        elif len(self._closest) >= 3 and float(np.median(self._closest)) > UNSEEN_CONTACT:
+            # MediaPipe redraws a hidden index in every frame: these dips are not taps (the offline analysis
+            # counts the thumb instead), and the patient can fix it by turning the hand.
+            prompt = "Your index finger is hidden from the camera: turn your hand so it sees your palm or thumb side"
         return LiveState(
             rep_count=self._counter.count,
             value=x,

@@ -283,9 +283,10 @@ def test_a_hidden_index_is_counted_on_the_thumb_and_middle_finger(n, rate, fps):
     assert a.signals[0].name == "thumb_ip_middle_dip_distance" and a.metrics["index_hidden"] is True
     assert any(w.startswith("The index finger was hidden") for w in a.warnings)
     assert not any("never seen to touch" in w for w in a.warnings)
-    # The frame-by-frame counter, which cannot know that the touch is never seen, counts redraws.
+    # The frame-by-frame counter counts redraws; it asks the patient to turn the hand.
     live = EX.live()
-    assert [live.update(f) for f in frames_of(s)][-1].rep_count != n
+    last = [live.update(f) for f in frames_of(s)][-1]
+    assert last.rep_count != n and last.prompt is not None and last.prompt.startswith("Your index finger is hidden")
     # A therapist's corrected taps are measured on the same signal.
     windows = [(r["start_s"], r["end_s"]) for r in a.reps]
     assert len(EX.analyze(s, reps=windows[:-1]).reps) == n - 1
