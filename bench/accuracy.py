@@ -237,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     cache = args.cache or (HELDOUT_CACHE if args.heldout else DEFAULT_CACHE)
-    clips = make_suite(args.per_exercise, args.seed, cache, heldout=args.heldout, workers=args.workers)
-    if args.exercise:
-        clips = [c for c in clips if c.name.rsplit("_", 1)[0] in args.exercise]
+    clips = make_suite(
+        args.per_exercise, args.seed, cache, heldout=args.heldout, workers=args.workers, only=args.exercise
+    )
     rendered = time.perf_counter() - t0
     with ProcessPoolExecutor(args.workers) as pool:
         rows = pd.DataFrame(pool.map(evaluate_clip, map(str, clips), [args.landmarks] * len(clips)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -275,7 +276,13 @@ def suite_specs(
 
 
 def make_suite(
-    n_per_exercise: int, seed: int, out_dir: str | Path, *, heldout: bool = False, workers: int = 1
+    n_per_exercise: int,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    heldout: bool = False,
+    workers: int = 1,
+    only: Collection[str] | None = None,
 ) -> list[Path]:
     """Render (or reuse) a varied suite of clips across exercises.
 
@@ -294,6 +301,9 @@ def make_suite(
         Make the held-out suite (see :func:`suite_specs`).
     workers : int
         Processes rendering at once (the renderer uses one core).
+    only : collection of str, optional
+        Render only these exercises' clips: the same clips as in the whole suite (drawn with it), not a
+        suite of their own.
 
     Returns
     -------
@@ -302,7 +312,7 @@ def make_suite(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    specs = suite_specs(n_per_exercise, seed, heldout=heldout)
+    specs = [s for s in suite_specs(n_per_exercise, seed, heldout=heldout) if only is None or s.exercise in only]
     paths = [out / f"{spec.exercise}_{spec_hash(spec)}.mp4" for spec in specs]
     if workers <= 1:
         return [render_cached(spec, path) for spec, path in zip(specs, paths, strict=True)]

@@ -8,7 +8,7 @@ from pathlib import Path
 from synth.__main__ import main
 from synth.scene import BACKGROUND_KINDS, SKIN_TONES
 from synth.scripts import EXERCISES
-from synth.suite import SAMPLE_SPECS, render_cached, spec_hash, suite_specs
+from synth.suite import SAMPLE_SPECS, make_suite, render_cached, spec_hash, suite_specs
 from synth.video import ClipSpec, truth_path
 
 
@@ -46,3 +46,10 @@ def test_cli_render_and_cache(tmp_path: Path) -> None:
     render_cached(spec, cached)
     assert cached.stat().st_mtime_ns == mtime
     assert json.loads(truth_path(cached).read_text())["render"]["hash"] == spec_hash(spec)
+
+
+def test_a_suite_of_some_exercises_renders_only_their_clips_of_the_whole_suite(tmp_path: Path) -> None:
+    whole = {f"{s.exercise}_{spec_hash(s)}.mp4" for s in suite_specs(1, 3, heldout=True)}
+    clips = make_suite(1, 3, tmp_path, heldout=True, only=["finger_spread"])
+    assert [c.name.rsplit("_", 1)[0] for c in clips] == ["finger_spread"] and clips[0].name in whole
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == [clips[0].name]
