@@ -21,7 +21,7 @@ import numpy as np
 
 from tracking.series import DIGIT_CHAINS, FINGERS, FINGERTIPS, INDEX_MCP, MIDDLE_MCP, PINKY_MCP, THUMB_TIP, WRIST
 
-__all__ = ["palm_facing", "segment_distance", "thumb_reach", "thumb_tip_image_distances"]
+__all__ = ["finger_image_lengths", "palm_facing", "segment_distance", "thumb_reach", "thumb_tip_image_distances"]
 
 
 def _image_palm_length(image: np.ndarray) -> np.ndarray:
@@ -64,6 +64,27 @@ def thumb_tip_image_distances(image: np.ndarray) -> dict[str, np.ndarray]:
     thumb = p[:, THUMB_TIP]
     with np.errstate(invalid="ignore", divide="ignore"):
         return {f: np.linalg.norm(p[:, FINGERTIPS[f]] - thumb, axis=-1) / scale for f in FINGERS}
+
+
+def finger_image_lengths(image: np.ndarray) -> dict[str, np.ndarray]:
+    """Image distance from each finger's MCP to its tip, in image palm lengths.
+
+    A finger bending toward the thumb shortens in the image whichever side of the hand the camera sees.
+
+    Parameters
+    ----------
+    image : (T, 21, >=2) array
+        Image landmarks in isotropic pixel units; only x and y are used.
+
+    Returns
+    -------
+    dict
+        ``{finger: (T,) length}`` for index, middle, ring, little (NaN where untracked).
+    """
+    p = _as_frames(image)[..., :2]
+    scale = _image_palm_length(p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {f: np.linalg.norm(p[:, FINGERTIPS[f]] - p[:, DIGIT_CHAINS[f][1]], axis=-1) / scale for f in FINGERS}
 
 
 def thumb_reach(image: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from exercises.thumb_opposition import (
     MirrorGuard,
     ThumbOpposition,
     closest_approach,
+    finger_bend,
     sequence_stats,
 )
 from metrics.opposition import thumb_tip_image_distances
@@ -118,6 +119,7 @@ def test_mirrored_finger_labels_are_put_back():
 def test_mirror_guard():
     fingers = {f: float(k) for k, f in enumerate(FINGERS)}
     values = {"nearest": 0.0, "reach": 0.1, **fingers, **{f"world_{f}": 10.0 + v for f, v in fingers.items()}}
+    values |= {f"length_{f}": 20.0 + v for f, v in fingers.items()}
     guard = MirrorGuard(persist_s=1.0)
     t = np.arange(0.0, 4.0, 1 / 30)
     facing = np.where((t >= 1.0) & (t < 1.3) | (t >= 2.0), -0.6, 0.6)  # a glimpse, then turned over
@@ -130,6 +132,7 @@ def test_mirror_guard():
             continue
         assert o["mirrored"] == float(swapped), ti
         assert o["index"] == (3.0 if swapped else 0.0) and o["world_ring"] == (11.0 if swapped else 12.0), ti
+        assert o["length_little"] == (20.0 if swapped else 23.0), ti
         assert o["back"] == float(ti >= 3.0 - 1e-9), ti  # the palm faced the camera until the hand turned
 
 
@@ -150,6 +153,24 @@ def test_closest_approach_is_relative_to_the_open_hand():
     assert closest_approach(d, rest, on=on, mirrored=np.array([0, 0, 1, 0], bool)) == (1, 2)
     assert closest_approach(d, np.full(4, np.nan), on=on, mirrored=np.zeros(4, bool)) == (1, 2)  # absolute
     assert closest_approach(np.full((4, 3), np.nan), rest, on=on[:3], mirrored=np.zeros(3, bool)) is None
+
+
+def test_the_finger_touched_bent_to_meet_the_thumb():
+    # Rendered from the back and from above the palm, MediaPipe drew the thumb nearer a neighbour of the
+    # fingertip it touched; the touched finger bent (its image length changed by 0.66 of its length, median),
+    # the neighbour hardly (0.10).
+    rest = np.array([1.0, 1.0, 1.0, 1.0])
+    d = np.array([[1.0, 0.6, 0.30], [1.0, 0.5, 0.35], [1.0, 0.9, 0.8], [1.0, 1.0, 1.0]])
+    on = np.array([False, True, True])
+    assert closest_approach(d, rest, on=on, mirrored=np.zeros(3, bool)) == (0, 2)
+    length = np.array([[0.9, 0.9, 0.88], [0.9, 0.6, 0.35], [0.8, 0.8, 0.8], [0.7, 0.7, np.nan]])
+    bend = finger_bend(length, length[:, 0])
+    np.testing.assert_allclose(bend, [0.022, 0.611, 0.0, 0.0], atol=1e-3)
+    assert closest_approach(d, rest, on=on, mirrored=np.zeros(3, bool), bend=bend) == (1, 2)
+    # Where no finger bent the choice is the plain relative one.
+    flat = finger_bend(np.full((4, 3), 0.8), np.full(4, 0.8))
+    assert closest_approach(d, rest, on=on, mirrored=np.zeros(3, bool), bend=flat) == (0, 2)
+    assert np.isnan(finger_bend(np.full((4, 2), np.nan), np.full(4, 0.8))).all()
 
 
 def _channels(t: np.ndarray, reach: np.ndarray, tips: dict[str, np.ndarray], *, back: float = 0.0):
