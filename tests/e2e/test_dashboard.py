@@ -283,7 +283,8 @@ def test_live_counter_counts_every_tap_once(page: Any, server: Server, camera: C
     # The timed set ends with its summary, saved once; STOP afterwards saves nothing more.
     page.get_by_text("Set complete").wait_for(timeout=30_000)
     assert live_count(page) == n
-    assert page.get_by_text(f"{n} repetitions in {seconds} s").is_visible()
+    # Streamlit draws the set's heading and its summary line in separate updates: wait for the line.
+    page.get_by_text(f"{n} repetitions in {seconds} s").wait_for(timeout=10_000)
     page.get_by_text("Saved to e2e-live's history").wait_for()
     screenshot(page, "1_live_summary")
     page.frame_locator("iframe[title*='webrtc']").get_by_role("button", name="STOP").click()
