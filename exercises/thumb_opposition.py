@@ -209,10 +209,9 @@ def closest_approach(
     clean = ~np.asarray(mirrored, bool)
     if int((np.asarray(on, bool) & clean).sum()) >= min_frames:
         rel[:, ~clean] = np.nan
-    seen = np.isfinite(rel).any(axis=1)
-    if not seen.any():
+    closest = np.fmin.reduce(rel, axis=1)  # NaN only for a finger never seen
+    if not np.isfinite(closest).any():
         return None
-    closest = np.where(seen, np.nanmin(np.where(seen[:, None], rel, 0.0), axis=1), np.nan)
     if bend is not None:
         closest = closest / (np.nan_to_num(np.asarray(bend, float), nan=0.0) + BEND_FLOOR)
     k = int(np.nanargmin(closest))
@@ -228,8 +227,7 @@ def finger_bend(length: np.ndarray, rest: np.ndarray) -> np.ndarray:
     r = np.asarray(rest, float)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         change = np.abs(np.asarray(length, float) - r) / r
-    seen = np.isfinite(change).any(axis=1)
-    return np.where(seen, np.nanmax(np.where(seen[:, None], change, 0.0), axis=1), np.nan)
+    return np.asarray(np.fmax.reduce(change, axis=1))  # NaN only for a finger never seen
 
 
 class OppositionDetector:

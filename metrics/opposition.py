@@ -17,6 +17,8 @@ makes them independent of the camera distance and the hand's size.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from tracking.series import DIGIT_CHAINS, FINGERS, FINGERTIPS, INDEX_MCP, MIDDLE_MCP, PINKY_MCP, THUMB_TIP, WRIST
@@ -59,11 +61,7 @@ def thumb_tip_image_distances(image: np.ndarray) -> dict[str, np.ndarray]:
     dict
         ``{finger: (T,) distance}`` for index, middle, ring, little (NaN where untracked).
     """
-    p = _as_frames(image)[..., :2]
-    scale = _image_palm_length(p)
-    thumb = p[:, THUMB_TIP]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {f: np.linalg.norm(p[:, FINGERTIPS[f]] - thumb, axis=-1) / scale for f in FINGERS}
+    return _fingertips_from(image, dict.fromkeys(FINGERS, THUMB_TIP))
 
 
 def finger_image_lengths(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -81,10 +79,15 @@ def finger_image_lengths(image: np.ndarray) -> dict[str, np.ndarray]:
     dict
         ``{finger: (T,) length}`` for index, middle, ring, little (NaN where untracked).
     """
+    return _fingertips_from(image, {f: DIGIT_CHAINS[f][1] for f in FINGERS})
+
+
+def _fingertips_from(image: np.ndarray, origin: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Image distance from landmark ``origin[f]`` to each fingertip ``f``, in image palm lengths."""
     p = _as_frames(image)[..., :2]
     scale = _image_palm_length(p)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {f: np.linalg.norm(p[:, FINGERTIPS[f]] - p[:, DIGIT_CHAINS[f][1]], axis=-1) / scale for f in FINGERS}
+        return {f: np.linalg.norm(p[:, FINGERTIPS[f]] - p[:, origin[f]], axis=-1) / scale for f in FINGERS}
 
 
 def thumb_reach(image: np.ndarray) -> np.ndarray:
