@@ -67,6 +67,11 @@ REFERENCE_S = 0.5
 PARKED_S = 1.0
 """Seconds a finger must have stayed put before a lift for it not to count as rising with that lift."""
 
+STILL_UP_FRAC = 0.25
+"""A finger that has not come back down below this fraction of its last lift is still in that lift: one rep is a
+finger lifted and put back. (Held-out renders, seeds 2-25: a finger rising again after its own lift had come down
+to 0.00-0.04 of it when put back, to 0.42-0.50 when MediaPipe drew a held lift sagging.)"""
+
 PALM_POINTS = (WRIST, INDEX_MCP, MIDDLE_MCP, RING_MCP, PINKY_MCP)
 """The landmarks a finger lift leaves in place (the thumb's base moves with the thumb)."""
 
@@ -127,7 +132,7 @@ class LiftDetector:
             if ev is None:
                 continue
             onset = movement_onset(self.x[f], ev.start_i, ev.peak_i, polarity=1)
-            if self._is_instructed(f, onset, ev.peak_i, ev.confirm_i):
+            if self._is_instructed(f, onset, ev.peak_i, ev.confirm_i) and not self._still_up(f, ev.peak_i):
                 best = {"event": ev, "finger": f, "start_i": onset, "start_s": self.t[onset]}
         if best is not None:
             self.accepted.append(best)
@@ -148,6 +153,21 @@ class LiftDetector:
                 if seg and max(seg) > top and not self._parked(g, start, now, rise):
                     return False
         return True
+
+    def _still_up(self, finger: str, peak: int) -> bool:
+        """The last lift counted was this finger's, and it has not come down since: the same lift rising again.
+
+        Seen from the little-finger side MediaPipe sometimes draws a held lift sagging by half and rising
+        again; a finger put back on the table comes down to within :data:`STILL_UP_FRAC` of its lift.
+        (Between two lifts of different fingers, :meth:`_is_instructed` already decides.)
+        """
+        if not self.accepted or self.accepted[-1]["finger"] != finger:
+            return False
+        last = self.accepted[-1]
+        x, top_i = self.x[finger], last["event"].peak_i
+        rest, top = x[last["start_i"]], x[top_i]
+        valley = np.nanmin(x[top_i : peak + 1])
+        return bool(valley - rest > STILL_UP_FRAC * (top - rest))
 
     def _parked(self, finger: str, start: int, now: int, rise: float) -> bool:
         """``finger`` held still, within half of ``rise``, from :data:`PARKED_S` before ``start`` until ``now``."""

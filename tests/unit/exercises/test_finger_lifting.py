@@ -104,3 +104,13 @@ def test_a_neighbour_twitching_during_a_held_lift_is_not_a_lift():
     middle = _lift(t, 1.0, 25.0, hold=1.0)
     index = _lift(t, 1.6, 7.0, hold=0.1, ramp=0.15)  # a 7 deg twitch while the middle is held up
     assert _detect(t, {"middle": middle, "index": index}) == ["middle"]
+
+
+def test_a_held_lift_drawn_sagging_and_rising_again_is_one_lift():
+    # Seen from the little-finger side MediaPipe drew a held 30 deg lift sagging to 14 deg and rising again
+    # (held-out render 2bf9a46b): one lift, not two. A finger put back down and lifted again is two.
+    t = np.arange(0.0, 5.0, 1 / 30)
+    sagging = np.interp(t, [1.0, 1.3, 1.5, 1.65, 1.8, 2.1, 2.4], [0.0, 30.0, 30.0, 14.0, 28.0, 28.0, 0.0])
+    assert _detect(t, {"little": sagging}) == ["little"]
+    twice = _lift(t, 0.5, 30.0, hold=0.3) + _lift(t, 2.0, 30.0, hold=0.3)
+    assert _detect(t, {"little": twice}) == ["little", "little"]
