@@ -849,6 +849,8 @@ class ExerciseLive:
             self._value = math.nan
         elif self.source is not None and self.source.waiting_for_reference:
             prompt = "Hold your hand still in the start position."
+        else:
+            prompt = getattr(self.detector, "prompt", None)
         return LiveState(
             rep_count=self.count,
             value=self._value,

@@ -115,6 +115,8 @@ class LiftDetector:
         self.x: dict[str, list[float]] = {f: [] for f in FINGERS}
         self.t: list[float] = []
         self.accepted: list[dict[str, Any]] = []
+        self.prompt: str | None = None  # for the patient, live: why a lift was not counted
+        self._up: str | None = None  # the finger the prompt is about, until it comes down
 
     def value(self, values: Mapping[str, float]) -> float:
         """The highest finger lift in this sample (what the live gauge shows)."""
@@ -132,10 +134,17 @@ class LiftDetector:
             if ev is None:
                 continue
             onset = movement_onset(self.x[f], ev.start_i, ev.peak_i, polarity=1)
-            if self._is_instructed(f, onset, ev.peak_i, ev.confirm_i) and not self._still_up(f, ev.peak_i):
+            if not self._is_instructed(f, onset, ev.peak_i, ev.confirm_i):
+                continue
+            if self._still_up(f, ev.peak_i):
+                self.prompt = f"Put your {f} finger down on the table before lifting it again"
+                self._up = f
+            else:
                 best = {"event": ev, "finger": f, "start_i": onset, "start_s": self.t[onset]}
         if best is not None:
             self.accepted.append(best)
+        if best is not None or (self._up is not None and not self._still_up(self._up, len(self.t) - 1)):
+            self.prompt = self._up = None
         return best
 
     def _is_instructed(self, finger: str, start: int, peak: int, now: int) -> bool:

@@ -1,7 +1,8 @@
 """Real MediaPipe on rendered finger lifting filmed from the little-finger side, where a held lift sags.
 
 Held-out clip (seed 11, 2bf9a46b): MediaPipe draws the little finger's held lift sinking to half its height and
-rising again, which the little finger's rep machine took for two lifts (5 for 4).
+rising again, which the little finger's rep machine took for two lifts (5 for 4). It is one lift, offline and
+live, where the patient is asked to put the finger down.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_a_held_lift_drawn_sagging_counts_once_live_and_offline(tmp_path):
     little = next(r for r in result.reps if r["finger"] == "little")
     assert abs(little["lift_angle_deg"] - truth["metrics"]["lift_angle_deg"]["little"]) < 10.0
     live = FingerLifting().live(handedness=series.handedness)
-    count = 0
+    count, prompts = 0, []
     for i in range(len(series)):
         ok = bool(series.present[i])
         frame = FrameLandmarks(
@@ -63,5 +64,7 @@ def test_a_held_lift_drawn_sagging_counts_once_live_and_offline(tmp_path):
             width=series.width,
             height=series.height,
         )
-        count = live.update(frame).rep_count
+        state = live.update(frame)
+        count, prompts = state.rep_count, [*prompts, state.prompt]
     assert count == result.rep_count
+    assert "Put your little finger down on the table before lifting it again" in prompts

@@ -112,5 +112,13 @@ def test_a_held_lift_drawn_sagging_and_rising_again_is_one_lift():
     t = np.arange(0.0, 5.0, 1 / 30)
     sagging = np.interp(t, [1.0, 1.3, 1.5, 1.65, 1.8, 2.1, 2.4], [0.0, 30.0, 30.0, 14.0, 28.0, 28.0, 0.0])
     assert _detect(t, {"little": sagging}) == ["little"]
+    detector = LiftDetector(FingerLifting.params)
+    prompts = []
+    for i, ti in enumerate(t):
+        detector.update(float(ti), {f"lift_{f}": sagging[i] if f == "little" else 0.0 for f in FINGERS})
+        prompts.append(detector.prompt)
+    assert set(prompts) == {None, "Put your little finger down on the table before lifting it again"}
+    said = t[[p is not None for p in prompts]]  # from the second rise until the finger is back down
+    assert 1.8 < said[0] < said[-1] < 2.4
     twice = _lift(t, 0.5, 30.0, hold=0.3) + _lift(t, 2.0, 30.0, hold=0.3)
     assert _detect(t, {"little": twice}) == ["little", "little"]
