@@ -53,7 +53,7 @@ def test_a_held_lift_drawn_sagging_counts_once_live_and_offline(tmp_path):
     little = next(r for r in result.reps if r["finger"] == "little")
     assert abs(little["lift_angle_deg"] - truth["metrics"]["lift_angle_deg"]["little"]) < 10.0
     live = FingerLifting().live(handedness=series.handedness)
-    count, prompts = 0, []
+    count, prompts = 0, list[str | None]()
     for i in range(len(series)):
         ok = bool(series.present[i])
         frame = FrameLandmarks(
@@ -65,6 +65,7 @@ def test_a_held_lift_drawn_sagging_counts_once_live_and_offline(tmp_path):
             height=series.height,
         )
         state = live.update(frame)
-        count, prompts = state.rep_count, [*prompts, state.prompt]
+        count = state.rep_count
+        prompts.append(state.prompt)
     assert count == result.rep_count
     assert "Put your little finger down on the table before lifting it again" in prompts
