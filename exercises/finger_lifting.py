@@ -136,14 +136,16 @@ class LiftDetector:
             onset = movement_onset(self.x[f], ev.start_i, ev.peak_i, polarity=1)
             if not self._is_instructed(f, onset, ev.peak_i, ev.confirm_i):
                 continue
-            if self._still_up(f, ev.peak_i):
-                self.prompt = f"Put your {f} finger down on the table before lifting it again"
-                self._up = f
+            up = self._still_up(ev.peak_i, f, onset)
+            if up is not None:
+                again = "it again" if up == f else "another finger"
+                self.prompt = f"Put your {up} finger down on the table before lifting {again}"
+                self._up = up
             else:
                 best = {"event": ev, "finger": f, "start_i": onset, "start_s": self.t[onset]}
         if best is not None:
             self.accepted.append(best)
-        if best is not None or (self._up is not None and not self._still_up(self._up, len(self.t) - 1)):
+        if best is not None or (self._up is not None and self._still_up(len(self.t) - 1) is None):
             self.prompt = self._up = None
         return best
 
@@ -163,20 +165,32 @@ class LiftDetector:
                     return False
         return True
 
-    def _still_up(self, finger: str, peak: int) -> bool:
-        """The last lift counted was this finger's, and it has not come down since: the same lift rising again.
+    def _still_up(self, now: int, lifting: str | None = None, onset: int = 0) -> str | None:
+        """The finger of the last lift counted, if it has not come down since: a new rise is part of that lift.
 
         Seen from the little-finger side MediaPipe sometimes draws a held lift sagging by half and rising
-        again; a finger put back on the table comes down to within :data:`STILL_UP_FRAC` of its lift.
-        (Between two lifts of different fingers, :meth:`_is_instructed` already decides.)
+        again, or, while one finger is up, draws its neighbours rising and falling around it; a finger put
+        back on the table comes down to within :data:`STILL_UP_FRAC` of its lift. A finger that stayed put
+        for :data:`PARKED_S` (:meth:`_parked`) does not hold back the lifts of the others.
         """
-        if not self.accepted or self.accepted[-1]["finger"] != finger:
-            return False
+        if not self.accepted:
+            return None
         last = self.accepted[-1]
-        x, top_i = self.x[finger], last["event"].peak_i
-        rest, top = x[last["start_i"]], x[top_i]
-        valley = np.nanmin(x[top_i : peak + 1])
-        return bool(valley - rest > STILL_UP_FRAC * (top - rest))
+        finger, start, top_i = last["finger"], last["start_i"], last["event"].peak_i
+        x = self.x[finger]
+        rest, top = x[start], x[top_i]
+        if now < top_i:  # the new lift peaked while the last one was still rising: it rose within it
+            valley = top
+        else:
+            since = np.asarray(x[top_i : now + 1])
+            if not np.isfinite(since).any():  # untracked since its top: not known to be held up
+                return None
+            valley = float(np.nanmin(since))
+        if not valley - rest > STILL_UP_FRAC * (top - rest):
+            return None
+        if lifting not in (None, finger) and self._parked(finger, onset, now, top - rest):
+            return None
+        return finger
 
     def _parked(self, finger: str, start: int, now: int, rise: float) -> bool:
         """``finger`` held still, within half of ``rise``, from :data:`PARKED_S` before ``start`` until ``now``."""

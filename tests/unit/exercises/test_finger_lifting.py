@@ -122,3 +122,20 @@ def test_a_held_lift_drawn_sagging_and_rising_again_is_one_lift():
     assert 1.8 < said[0] < said[-1] < 2.4
     twice = _lift(t, 0.5, 30.0, hold=0.3) + _lift(t, 2.0, 30.0, hold=0.3)
     assert _detect(t, {"little": twice}) == ["little", "little"]
+
+
+def test_neighbours_drawn_rising_around_a_lift_not_yet_put_back_are_that_lift():
+    # Seen from the little-finger side MediaPipe drew a held ring lift sagging to 12 deg while the middle
+    # finger rose to 45 deg beside it (held-out render e35516e4): one ring lift, then the little finger's.
+    t = np.arange(0.0, 7.0, 1 / 30)
+    ring = np.interp(t, [3.8, 4.15, 4.3, 4.5, 4.65, 4.8, 5.0], [0.0, 41.0, 34.0, 12.0, 37.0, 25.0, 0.0])
+    middle = np.interp(t, [3.9, 4.1, 4.3, 4.5, 4.6, 4.8, 5.0], [0.0, 30.0, 14.0, 45.0, 13.0, 23.0, 0.0])
+    little = _lift(t, 5.6, 40.0)
+    assert _detect(t, {"ring": ring, "middle": middle, "little": little}) == ["ring", "little"]
+    detector = LiftDetector(FingerLifting.params)
+    prompts = set()
+    for i, ti in enumerate(t):
+        values = {"lift_ring": ring[i], "lift_middle": middle[i], "lift_little": little[i], "lift_index": 0.0}
+        detector.update(float(ti), values)
+        prompts.add(detector.prompt)
+    assert "Put your ring finger down on the table before lifting another finger" in prompts
