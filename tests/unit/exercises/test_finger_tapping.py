@@ -7,7 +7,7 @@ from synthetic_tapping import TapScript, frame_times, frames_of, script_series, 
 from exercises.finger_tapping import FingerTapping
 from exercises.registry import get_exercise
 from sessions.result import SessionResult
-from tracking.series import INDEX_TIP, THUMB_IP, THUMB_TIP, LandmarkSeries
+from tracking.series import INDEX_TIP, MIDDLE_DIP, THUMB_IP, THUMB_TIP, LandmarkSeries
 from tracking.video import VideoInfo
 
 EX = FingerTapping()
@@ -323,3 +323,30 @@ def test_taps_that_never_close_with_a_still_thumb_are_counted_frame_by_frame():
     a = EX.analyze(thumb_and_index(script, 30, thumb_bends=False))
     assert len(a.reps) == 8 and a.signals[0].name == "thumb_index_distance" and a.metrics["index_hidden"] is False
     assert any("never seen to touch" in w for w in a.warnings)
+
+
+def test_a_hidden_index_is_recounted_where_both_rhythms_agree():
+    # Seen from the little-finger side (held-out render d6cda893): the redrawn index never closes but keeps the
+    # rhythm, and MediaPipe drew the thumb jumping back in the middle of one contact, a tap counted as two
+    # on the thumb's distance. The rhythms of both distances show the taps.
+    script = TapScript.regular(10, 2.0)
+    fps = 30
+    t = frame_times(script.duration, fps)
+    rng = np.random.default_rng(5)
+    s = thumb_and_index(script, fps, index_opening=0.6 + 0.5 * script.opening(t) + rng.uniform(-0.1, 0.1, len(t)))
+    clean = EX.analyze(s)
+    assert clean.metrics["index_hidden"] is True and len(clean.reps) == 10
+
+    def thumb_drawn_back(by: float) -> LandmarkSeries:
+        """The thumb's IP joint drawn ``by`` of its distance further from the middle finger for 3 frames."""
+        image = s.image.copy()
+        jump = np.abs(t - script.contacts()[4]) < 0.06
+        image[jump, THUMB_IP] += by * (image[jump, THUMB_IP] - image[jump, MIDDLE_DIP])
+        return s.with_(image=image)
+
+    a = EX.analyze(thumb_drawn_back(0.5))
+    assert a.metrics["index_hidden"] is True and len(a.reps) == 10
+    (note,) = [w for w in a.warnings if "rhythm of that distance" in w]
+    assert note.startswith("11 taps were counted frame by frame") and note.endswith("the count is 10.")
+    # Drawn back further, the thumb's rhythm loses a tap too: the rhythms disagree and the count stands.
+    assert len(EX.analyze(thumb_drawn_back(1.0)).reps) == 11
