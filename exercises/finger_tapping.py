@@ -45,7 +45,7 @@ from metrics.tapping import (
     opening_scale,
     rhythm_count,
     rhythm_mismatch,
-    rhythm_signal,
+    rhythm_taps,
     signal_depth,
     tap_contact,
     tap_contacts,
@@ -197,10 +197,7 @@ class FingerTapping:
         held-out seeds 30-59: 16 -> 21 counts right, none lost.
         """
         y, taps = thumb
-        smooth, hz = rhythm_signal(t, y)
-        if not math.isfinite(hz):
-            return thumb
-        rhythmic = find_reps(t, smooth, depth_params(smooth))
+        rhythmic, hz = rhythm_taps(t, y)
         if len(rhythmic) < 2 or len(rhythmic) == len(taps) or rhythm_count(t, x)[0] != len(rhythmic):
             return thumb
         notes.append(

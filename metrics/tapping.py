@@ -75,6 +75,7 @@ __all__ = [
     "rhythm_count",
     "rhythm_mismatch",
     "rhythm_signal",
+    "rhythm_taps",
     "signal_depth",
     "tap_contact",
     "tap_contacts",
@@ -699,12 +700,18 @@ def rhythm_signal(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
     return lowpass(t, x, cutoff_hz=RHYTHM_CUTOFF * f0), f0
 
 
-def rhythm_count(t: np.ndarray, x: np.ndarray) -> tuple[int, float]:
-    """Taps counted on the :func:`rhythm_signal` of ``x``, and its frequency; ``(0, nan)`` without a rhythm."""
+def rhythm_taps(t: np.ndarray, x: np.ndarray) -> tuple[list[RepEvent], float]:
+    """Taps found on the :func:`rhythm_signal` of ``x``, and its frequency; ``([], nan)`` without a rhythm."""
     smooth, f0 = rhythm_signal(t, x)
     if not math.isfinite(f0):
-        return 0, math.nan
-    return len(find_reps(t, smooth, depth_params(smooth))), f0
+        return [], math.nan
+    return find_reps(t, smooth, depth_params(smooth)), f0
+
+
+def rhythm_count(t: np.ndarray, x: np.ndarray) -> tuple[int, float]:
+    """How many :func:`rhythm_taps` ``x`` has, and its frequency; ``(0, nan)`` without a rhythm."""
+    taps, f0 = rhythm_taps(t, x)
+    return len(taps), f0
 
 
 def rhythm_mismatch(taps: int, rhythm: int, hz: float) -> str | None:

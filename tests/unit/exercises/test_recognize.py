@@ -21,6 +21,13 @@ VIEWS = {
 }
 
 
+def features_of(exercise: str, *, seed: int) -> dict[str, dict[str, float]]:
+    """Recognition features of the exercise's scripted movement (right hand), seen from its default view."""
+    m = make_motion(exercise, HandShape(), np.random.default_rng(seed))
+    view, yaw, pitch, roll = VIEWS[exercise]
+    return recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("exercise", EXERCISES)
 def test_recognizes_each_exercise_from_the_movement(exercise):
@@ -49,9 +56,7 @@ def test_a_still_hand_is_not_recognized_with_confidence():
 
 
 def test_tapping_with_the_index_hidden_is_told_by_its_rhythm():
-    m = make_motion("finger_tapping", HandShape(), np.random.default_rng(2))
-    view, yaw, pitch, roll = VIEWS["finger_tapping"]
-    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    feats = features_of("finger_tapping", seed=2)
     assert score_features(feats)[0] == "finger_tapping" and feats["finger_tapping"]["rate"] > 1.6
     # Seen from the little-finger side: MediaPipe redraws the hidden index in every frame, so no touch is
     # seen, every finger jitters, and the jitter reads as a hand turning; the tapping rhythm stays.
@@ -78,16 +83,12 @@ def test_a_wrist_bending_edge_on_is_not_a_forearm_turning():
     unswung = {**confused, "hand": {"axis_turn": 0.0}}
     assert score_features(unswung)[0] == "pronation_supination"
     # A forearm turning about the hand's long axis leaves its image direction alone.
-    m = make_motion("pronation_supination", HandShape(), np.random.default_rng(3))
-    view, yaw, pitch, roll = VIEWS["pronation_supination"]
-    turn = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    turn = features_of("pronation_supination", seed=3)
     assert turn["hand"]["axis_turn"] < 20.0
 
 
 def test_fingers_lifted_one_at_a_time_are_not_a_thumb_exercise():
-    m = make_motion("finger_lifting", HandShape(), np.random.default_rng(4))
-    view, yaw, pitch, roll = VIEWS["finger_lifting"]
-    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    feats = features_of("finger_lifting", seed=4)
     assert feats["finger_lifting"]["fingers"] >= 3 and feats["finger_lifting"]["alone"] > 0.5
     # Seen from the little-finger side MediaPipe redraws the hidden thumb bending with the lifts (rendered
     # clips: 70 deg, 12 cycles), more than the lifts themselves read.
@@ -98,9 +99,7 @@ def test_fingers_lifted_one_at_a_time_are_not_a_thumb_exercise():
 
 
 def test_tapping_drawn_as_a_turn_fist_spread_or_thumb_bend_is_still_tapping():
-    m = make_motion("finger_tapping", HandShape(), np.random.default_rng(2))
-    view, yaw, pitch, roll = VIEWS["finger_tapping"]
-    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    feats = features_of("finger_tapping", seed=2)
     # Seen from the little-finger side (held-out render 10aaa0b1): nine touches, all on the index, while
     # MediaPipe draws the hand turning 46 deg and the other fingers folding with every tap.
     seen = {k: dict(v) for k, v in feats.items()}
@@ -123,9 +122,7 @@ def test_tapping_drawn_as_a_turn_fist_spread_or_thumb_bend_is_still_tapping():
 
 
 def test_fingers_lifted_one_at_a_time_are_not_a_forearm_turning():
-    m = make_motion("finger_lifting", HandShape(), np.random.default_rng(4))
-    view, yaw, pitch, roll = VIEWS["finger_lifting"]
-    feats = recognition_features(series_from_poses(m.t, m.pose, view=view, yaw=yaw, pitch=pitch, roll=roll))
+    feats = features_of("finger_lifting", seed=4)
     # Seen from the little-finger side MediaPipe drew the hand turning 104 deg in 8 cycles while three fingers
     # were lifted one at a time (held-out render 16903340).
     confused = {k: dict(v) for k, v in feats.items()}
